@@ -1,0 +1,1 @@
+"""Local development tools (dev server, terminal call, CLI). Never imported on Lambda."""

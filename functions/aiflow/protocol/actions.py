@@ -1,0 +1,456 @@
+"""Actions: what we answer (spec section 3), as models and short builder functions.
+
+Builders are named exactly like the wire types (``speak``, ``audio``, ``transfer``, …) and
+validate exactly what the spec says; an invalid action raises :class:`InvalidActionError`
+naming the field. ``session_id`` is filled in by the framework from the event, so handlers
+never pass it. Serialisation (:meth:`BaseAction.to_wire`) uses the wire keys and omits
+absent fields: the platform never sees ``null``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self, TypeVar
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from ..errors import InvalidActionError
+from .phone import to_action_number
+from .wav import check_wav_base64, wav_to_base64
+
+
+def _no_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not a boolean")
+    return value
+
+
+def _compact_number(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else value
+
+
+# A number > 0 that serialises 7.0 as 7, so replies read as the examples in the spec.
+PositiveNumber = Annotated[
+    float,
+    Field(gt=0),
+    BeforeValidator(_no_bool),
+    PlainSerializer(_compact_number, return_type=int | float),
+]
+_BCP47 = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+
+
+class _Strict(BaseModel):
+    # We produce these; a misspelt keyword must fail here, not silently on a live call.
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- option objects ------------------------------------------------------------------------
+
+
+class AzureTts(_Strict):
+    """An Azure voice, e.g. ``language="de-DE", voice="de-DE-KatjaNeural"``."""
+
+    provider: Literal["azure"] = "azure"
+    language: str | None = Field(None, pattern=_BCP47.pattern)
+    voice: str = Field(min_length=1)
+
+
+class ElevenLabsTts(_Strict):
+    """An ElevenLabs voice by id (note the underscore in ``eleven_labs``)."""
+
+    provider: Literal["eleven_labs"] = "eleven_labs"
+    voice: str = Field(min_length=1)
+
+
+TtsOptions = Annotated[AzureTts | ElevenLabsTts, Field(discriminator="provider")]
+"""The ``tts`` object of ``speak``: Azure or ElevenLabs."""
+
+
+class BargeInPolicy(_Strict):
+    """When the caller may interrupt a ``speak`` or ``audio`` (the ``barge_in`` field)."""
+
+    strategy: Literal["none", "manual", "minimum_characters", "immediate"]
+    minimum_characters: int | None = Field(None, ge=1, le=100)
+    allow_after_ms: int | None = Field(None, ge=0, le=10000)
+
+    @model_validator(mode="after")
+    def _minimum_only_with_its_strategy(self) -> Self:
+        if self.minimum_characters is not None and self.strategy != "minimum_characters":
+            raise ValueError(
+                "minimum_characters is only allowed with strategy 'minimum_characters'"
+            )
+        return self
+
+
+class VadOptions(_Strict):
+    """Voice activity detection: the silence that ends a caller turn (kept for the session)."""
+
+    end_of_turn_silence_ms: int = Field(ge=150, le=2000)
+
+
+# --- actions -------------------------------------------------------------------------------
+
+
+class BaseAction(_Strict):
+    """Fields every action has. ``session_id`` is set by the framework."""
+
+    type: str
+    session_id: str | None = Field(None, min_length=1)
+
+    def to_wire(self) -> dict[str, Any]:
+        """The action as JSON-ready dict with wire keys, absent fields omitted."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+    def for_session(self, session_id: str) -> Self:
+        """A copy addressed to ``session_id`` (used by the framework, not by handlers)."""
+        return (
+            self
+            if self.session_id == session_id
+            else self.model_copy(update={"session_id": session_id})
+        )
+
+
+class SpeakAction(BaseAction):
+    """Say ``text`` (or an SSML document) to the caller."""
+
+    type: Literal["speak"] = "speak"
+    text: str | None = Field(None, min_length=1)
+    ssml: str | None = Field(None, min_length=1)
+    tts: TtsOptions | None = None
+    barge_in: BargeInPolicy | None = None
+    user_input_timeout_seconds: PositiveNumber | None = None
+    vad: VadOptions | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one_of_text_or_ssml(self) -> Self:
+        if (self.text is None) == (self.ssml is None):
+            raise ValueError("exactly one of `text` or `ssml` is required")
+        if self.ssml is not None:
+            doc = self.ssml.strip()
+            if not (doc.startswith("<speak") and doc.endswith("</speak>")):
+                raise ValueError("`ssml` must be a document wrapped in <speak>…</speak>")
+        return self
+
+
+class AudioAction(BaseAction):
+    """Play a WAV file (base64, 16 kHz mono 16-bit PCM)."""
+
+    type: Literal["audio"] = "audio"
+    audio: str = Field(min_length=1, description="base64 of a whole 16 kHz mono 16-bit WAV file")
+    barge_in: BargeInPolicy | None = None
+
+    @field_validator("audio")
+    @classmethod
+    def _is_wav(cls, value: str) -> str:
+        check_wav_base64(value)
+        return value
+
+
+class MixAudioAction(BaseAction):
+    """Loop background audio under the conversation (``stop=True`` removes it)."""
+
+    type: Literal["mix_audio"] = "mix_audio"
+    audio: str | None = Field(None, min_length=1)
+    volume: float | None = Field(None, ge=0.0, le=1.0)
+    stop: bool | None = None
+
+    @field_validator("audio")
+    @classmethod
+    def _is_wav(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_wav_base64(value)
+        return value
+
+    @model_validator(mode="after")
+    def _audio_unless_stop(self) -> Self:
+        if self.audio is None and not self.stop:
+            raise ValueError("`audio` is required unless `stop` is true")
+        return self
+
+
+def _action_number(value: Any) -> Any:
+    return to_action_number(value) if isinstance(value, str) else value
+
+
+class TransferAction(BaseAction):
+    """Transfer the call. With ``timeout``, a failed transfer returns the caller to us."""
+
+    type: Literal["transfer"] = "transfer"
+    target_phone_number: str
+    caller_id_name: str = Field(min_length=1)
+    caller_id_number: str
+    timeout: int | None = Field(None, ge=5, le=120)
+
+    @field_validator("target_phone_number", "caller_id_number", mode="before")
+    @classmethod
+    def _e164_digits(cls, value: Any) -> Any:
+        return _action_number(value)
+
+
+class HangupAction(BaseAction):
+    """End the call at once (the framework defers it after speech in the same reply)."""
+
+    type: Literal["hangup"] = "hangup"
+
+
+class BargeInAction(BaseAction):
+    """Stop whatever is playing now."""
+
+    type: Literal["barge_in"] = "barge_in"
+
+
+class ConfigureTranscriptionAction(BaseAction):
+    """Reconfigure speech recognition (restarts it: a short audio gap)."""
+
+    type: Literal["configure_transcription"] = "configure_transcription"
+    provider: Literal["AZURE", "DEEPGRAM", "ELEVEN_LABS"] | None = None
+    languages: list[Annotated[str, Field(pattern=_BCP47.pattern)]] | None = Field(
+        None, min_length=1, max_length=4
+    )
+    custom_vocabulary: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(
+        None, max_length=100
+    )
+    vad: VadOptions | None = None
+
+    @model_validator(mode="after")
+    def _at_least_one_field(self) -> Self:
+        if all(
+            v is None for v in (self.provider, self.languages, self.custom_vocabulary, self.vad)
+        ):
+            raise ValueError(
+                "at least one of provider, languages, custom_vocabulary or vad is required"
+            )
+        return self
+
+
+class ConfigureVoiceToVoiceAction(BaseAction):
+    """Hand the conversation to a voice-to-voice model (preview feature)."""
+
+    type: Literal["configure_voice_to_voice"] = "configure_voice_to_voice"
+    system_prompt: str = Field(min_length=1)
+    greeting: str | None = None
+    temperature: float | None = Field(None, ge=0.0, le=2.0)
+    language: str | None = None
+
+
+class SendSmsAction(BaseAction):
+    """Send a text message (enabled by sipgate on request; failures arrive as sms_failed)."""
+
+    type: Literal["send_sms"] = "send_sms"
+    phone_number: str
+    message: str = Field(min_length=1)
+
+    @field_validator("phone_number", mode="before")
+    @classmethod
+    def _e164_digits(cls, value: Any) -> Any:
+        return _action_number(value)
+
+
+Action = Annotated[
+    SpeakAction
+    | AudioAction
+    | MixAudioAction
+    | TransferAction
+    | HangupAction
+    | BargeInAction
+    | ConfigureTranscriptionAction
+    | ConfigureVoiceToVoiceAction
+    | SendSmsAction,
+    Field(discriminator="type"),
+]
+"""Any action, discriminated on ``type``."""
+
+ACTION_ADAPTER: TypeAdapter[Action] = TypeAdapter(Action)
+ACTION_TYPES: dict[str, type[BaseAction]] = {
+    cls.model_fields["type"].default: cls
+    for cls in (
+        SpeakAction,
+        AudioAction,
+        MixAudioAction,
+        TransferAction,
+        HangupAction,
+        BargeInAction,
+        ConfigureTranscriptionAction,
+        ConfigureVoiceToVoiceAction,
+        SendSmsAction,
+    )
+}
+
+# --- builders ------------------------------------------------------------------------------
+
+_A = TypeVar("_A", bound=BaseAction)
+
+
+def _build(cls: type[_A], **fields: Any) -> _A:
+    try:
+        return cls(**{k: v for k, v in fields.items() if v is not None})
+    except ValidationError as exc:
+        raise _invalid(cls.model_fields["type"].default, exc) from None
+
+
+def _invalid(kind: str, exc: ValidationError) -> InvalidActionError:
+    details = []
+    for error in exc.errors(include_url=False):
+        field = ".".join(str(p) for p in error["loc"]) or "(action)"
+        details.append({"field": field, "problem": error["msg"]})
+    first = details[0]
+    where = f"{kind}.{first['field']}" if first["field"] != "(action)" else kind
+    return InvalidActionError(f"{where}: {first['problem']}", details=details)
+
+
+def azure(voice: str, language: str | None = None) -> AzureTts:
+    """An Azure TTS voice, e.g. ``azure("de-DE-KatjaNeural", "de-DE")``."""
+    try:
+        return AzureTts(voice=voice, language=language)
+    except ValidationError as exc:
+        raise _invalid("tts", exc) from None
+
+
+def eleven_labs(voice: str) -> ElevenLabsTts:
+    """An ElevenLabs TTS voice by id."""
+    try:
+        return ElevenLabsTts(voice=voice)
+    except ValidationError as exc:
+        raise _invalid("tts", exc) from None
+
+
+def speak(
+    text: str | None = None,
+    *,
+    ssml: str | None = None,
+    tts: AzureTts | ElevenLabsTts | dict[str, Any] | None = None,
+    barge_in: BargeInPolicy | dict[str, Any] | None = None,
+    user_input_timeout_seconds: float | None = None,
+    vad: VadOptions | dict[str, Any] | None = None,
+) -> SpeakAction:
+    """Say ``text`` (or ``ssml``) to the caller. Omitted options use the platform's defaults."""
+    return _build(
+        SpeakAction,
+        text=text,
+        ssml=ssml,
+        tts=tts,
+        barge_in=barge_in,
+        user_input_timeout_seconds=user_input_timeout_seconds,
+        vad=vad,
+    )
+
+
+def audio(
+    wav: bytes | str | Path, *, barge_in: BargeInPolicy | dict[str, Any] | None = None
+) -> AudioAction:
+    """Play a WAV file given as bytes or a path; it must be 16 kHz mono 16-bit PCM."""
+    return _build(AudioAction, audio=wav_to_base64(wav), barge_in=barge_in)
+
+
+def mix_audio(
+    wav: bytes | str | Path | None = None, *, volume: float | None = None, stop: bool | None = None
+) -> MixAudioAction:
+    """Loop ``wav`` under the conversation at ``volume`` (0..1); ``stop=True`` ends the loop."""
+    encoded = wav_to_base64(wav) if wav is not None else None
+    return _build(MixAudioAction, audio=encoded, volume=volume, stop=stop)
+
+
+def transfer(
+    target: str, *, caller_id_name: str, caller_id_number: str, timeout: int | None = None
+) -> TransferAction:
+    """Transfer the call to ``target``; numbers are sent as E.164 digits without ``+``."""
+    return _build(
+        TransferAction,
+        target_phone_number=target,
+        caller_id_name=caller_id_name,
+        caller_id_number=caller_id_number,
+        timeout=timeout,
+    )
+
+
+def hangup() -> HangupAction:
+    """End the call (after the preceding speech, when returned together with it)."""
+    return HangupAction()
+
+
+def barge_in() -> BargeInAction:
+    """Stop whatever is playing now; typically ``[barge_in(), speak("...")]``."""
+    return BargeInAction()
+
+
+def configure_transcription(
+    *,
+    provider: str | None = None,
+    languages: Sequence[str] | None = None,
+    custom_vocabulary: Sequence[str] | None = None,
+    vad: VadOptions | dict[str, Any] | None = None,
+) -> ConfigureTranscriptionAction:
+    """Reconfigure speech recognition; at least one option is required."""
+    return _build(
+        ConfigureTranscriptionAction,
+        provider=provider,
+        languages=list(languages) if languages is not None else None,
+        custom_vocabulary=list(custom_vocabulary) if custom_vocabulary is not None else None,
+        vad=vad,
+    )
+
+
+def configure_voice_to_voice(
+    system_prompt: str,
+    *,
+    greeting: str | None = None,
+    temperature: float | None = None,
+    language: str | None = None,
+) -> ConfigureVoiceToVoiceAction:
+    """Switch the call to a voice-to-voice model (preview; enabled by sipgate on request)."""
+    return _build(
+        ConfigureVoiceToVoiceAction,
+        system_prompt=system_prompt,
+        greeting=greeting,
+        temperature=temperature,
+        language=language,
+    )
+
+
+def send_sms(phone_number: str, message: str) -> SendSmsAction:
+    """Send ``message`` as SMS to ``phone_number`` (enabled by sipgate on request)."""
+    return _build(SendSmsAction, phone_number=phone_number, message=message)
+
+
+# --- wire helpers --------------------------------------------------------------------------
+
+
+def parse_action(data: dict[str, Any]) -> Action:
+    """Validate one action dict as received on the wire (used by simulators and stores)."""
+    try:
+        return ACTION_ADAPTER.validate_python(data)
+    except ValidationError as exc:
+        kind = data.get("type") if isinstance(data, dict) else None
+        raise _invalid(str(kind or "action"), exc) from None
+
+
+def parse_reply(body: bytes | str | None) -> list[Action]:
+    """Parse a webhook reply body (one action, an array, or empty for 204) into actions."""
+    if not body:
+        return []
+    decoded = json.loads(body)
+    items = decoded if isinstance(decoded, list) else [decoded]
+    return [parse_action(item) for item in items]
+
+
+def reply_body(actions: Sequence[BaseAction]) -> str | None:
+    """The JSON body for a reply: one object for one action, an array for more, None for 0."""
+    if not actions:
+        return None
+    wire = [a.to_wire() for a in actions]
+    return json.dumps(
+        wire[0] if len(wire) == 1 else wire, ensure_ascii=False, separators=(",", ":")
+    )
