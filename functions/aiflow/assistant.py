@@ -15,7 +15,6 @@ action, :func:`after_speech` of actions, or a list of these.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
 import re
@@ -226,6 +225,8 @@ class Assistant:
         try:
             result = self._invoke(handler, event, call) if handler else None
             if inspect.isawaitable(result):
+                import asyncio  # only async handlers pay for importing asyncio
+
                 result = asyncio.run(_await(result))
         except Exception:
             return self._failed(event, call, snapshot, started)

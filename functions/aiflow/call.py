@@ -31,7 +31,7 @@ def now_ms() -> int:
 class Turn(BaseModel):
     """One entry of the conversation history."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     role: Role
     text: str

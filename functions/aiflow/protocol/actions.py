@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self, TypeVar
 
@@ -54,7 +55,8 @@ _BCP47 = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 
 class _Strict(BaseModel):
     # We produce these; a misspelt keyword must fail here, not silently on a live call.
-    model_config = ConfigDict(extra="forbid")
+    # defer_build: a model's validator is built on first use, keeping Lambda cold start lean.
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 # --- option objects ------------------------------------------------------------------------
@@ -273,7 +275,13 @@ Action = Annotated[
 ]
 """Any action, discriminated on ``type``."""
 
-ACTION_ADAPTER: TypeAdapter[Action] = TypeAdapter(Action)
+
+@cache
+def action_adapter() -> TypeAdapter[Action]:
+    """The validator of the :data:`Action` union (built on first use)."""
+    return TypeAdapter(Action)
+
+
 ACTION_TYPES: dict[str, type[BaseAction]] = {
     cls.model_fields["type"].default: cls
     for cls in (
@@ -301,10 +309,18 @@ def _build(cls: type[_A], **fields: Any) -> _A:
         raise _invalid(cls.model_fields["type"].default, exc) from None
 
 
-def _invalid(kind: str, exc: ValidationError) -> InvalidActionError:
+_TTS_TAGS = ("azure", "eleven_labs")
+
+
+def _invalid(kind: str, exc: ValidationError, *, tagged: bool = False) -> InvalidActionError:
     details = []
     for error in exc.errors(include_url=False):
-        field = ".".join(str(p) for p in error["loc"]) or "(action)"
+        loc = list(error["loc"])
+        if tagged and loc and loc[0] == kind:
+            loc = loc[1:]  # the union's tag, e.g. ("speak", "text") from parse_action
+        # The tts union adds its tag too: ("tts", "azure", "voice") -> tts.voice
+        loc = [p for i, p in enumerate(loc) if not (i and loc[i - 1] == "tts" and p in _TTS_TAGS)]
+        field = ".".join(str(p) for p in loc) or "(action)"
         details.append({"field": field, "problem": error["msg"]})
     first = details[0]
     where = f"{kind}.{first['field']}" if first["field"] != "(action)" else kind
@@ -431,10 +447,10 @@ def send_sms(phone_number: str, message: str) -> SendSmsAction:
 def parse_action(data: dict[str, Any]) -> Action:
     """Validate one action dict as received on the wire (used by simulators and stores)."""
     try:
-        return ACTION_ADAPTER.validate_python(data)
+        return action_adapter().validate_python(data)
     except ValidationError as exc:
         kind = data.get("type") if isinstance(data, dict) else None
-        raise _invalid(str(kind or "action"), exc) from None
+        raise _invalid(str(kind or "action"), exc, tagged=True) from None
 
 
 def parse_reply(body: bytes | str | None) -> list[Action]:

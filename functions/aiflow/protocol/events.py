@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from functools import cache
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -32,7 +33,7 @@ Digit = Literal["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "#"]
 class Session(BaseModel):
     """The ``session`` object of every event. Only ``id`` is required."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     id: str = Field(min_length=1, description="UUID of the call; echo it as session_id")
     account_id: str | None = None
@@ -45,7 +46,8 @@ class Session(BaseModel):
 class BaseEvent(BaseModel):
     """Fields every event has. Extra fields are kept, never rejected."""
 
-    model_config = ConfigDict(extra="allow")
+    # defer_build: validators are built on first use, keeping Lambda cold start lean.
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     type: str
     session: Session
@@ -180,7 +182,11 @@ Event = Annotated[
 ]
 """Any event: a union discriminated on ``type``, with :class:`UnknownEvent` as catch-all."""
 
-EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+@cache
+def event_adapter() -> TypeAdapter[Event]:
+    """The validator of the :data:`Event` union (built on first use)."""
+    return TypeAdapter(Event)
 
 
 def parse_event(data: bytes | str | Mapping[str, Any]) -> Event:
@@ -217,7 +223,7 @@ def parse_event(data: bytes | str | Mapping[str, Any]) -> Event:
             code="missing_session_id",
         )
     try:
-        return EVENT_ADAPTER.validate_python(dict(decoded))
+        return event_adapter().validate_python(dict(decoded))
     except ValidationError as exc:
         details = validation_details(exc, strip_tag=True)
         first = details[0]

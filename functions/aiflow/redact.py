@@ -1,0 +1,70 @@
+"""Redaction of personal data for logs: caller numbers and transcripts.
+
+Logs never carry a full phone number or what a caller said unless redaction is switched
+off explicitly (``AIFLOW_LOG_REDACT=false``, for debugging only).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+_NUMBER = re.compile(r"\+?\d[\d \-/]{5,}\d")
+_TEXT_FIELDS = frozenset({"text", "transcript", "ssml", "message", "system_prompt", "greeting"})
+_NUMBER_FIELDS = frozenset(
+    {
+        "from_phone_number",
+        "to_phone_number",
+        "phone_number",
+        "caller",
+        "called",
+        "target_phone_number",
+        "caller_id_number",
+    }
+)
+
+
+def mask_number(number: str) -> str:
+    """``+4917612345678`` -> ``+49*********78``: enough to tell calls apart, not to dial."""
+    digits = re.sub(r"\D", "", number)
+    if len(digits) < 5:
+        return "*" * len(digits)
+    prefix = "+" if number.strip().startswith("+") else ""
+    return f"{prefix}{digits[:2]}{'*' * (len(digits) - 4)}{digits[-2:]}"
+
+
+def mask_numbers_in(text: str) -> str:
+    """Mask every phone-number-like digit run in free text."""
+    return _NUMBER.sub(lambda m: mask_number(m.group(0)), text)
+
+
+def redact(value: Any) -> Any:
+    """A copy of a JSON-like value with transcripts replaced and numbers masked."""
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if key in _TEXT_FIELDS and isinstance(item, str):
+                out[key] = f"<{len(item)} chars>"
+            elif key in _NUMBER_FIELDS and isinstance(item, str):
+                out[key] = mask_number(item)
+            else:
+                out[key] = redact(item)
+        return out
+    if isinstance(value, list):
+        return [redact(item) for item in value]
+    if isinstance(value, str):
+        return mask_numbers_in(value)
+    return value
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter masking phone numbers in messages, arguments and extra fields."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = mask_numbers_in(record.msg)
+        if record.args:
+            args = record.args if isinstance(record.args, tuple) else (record.args,)
+            record.args = tuple(redact(a) if isinstance(a, str | dict | list) else a for a in args)
+        return True
