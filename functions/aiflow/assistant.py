@@ -53,6 +53,7 @@ from .protocol.events import (
     UserSpeakEvent,
     UserSpeechStartedEvent,
 )
+from .redact import log_failure
 
 logger = logging.getLogger("aiflow")
 
@@ -291,11 +292,7 @@ class Assistant:
         self, event: BaseEvent, call: Call, snapshot: dict[str, Any], started: float
     ) -> Reply:
         elapsed = (time.perf_counter() - started) * 1000
-        # The transcript may be in the exception message; log the type and traceback only.
-        logger.exception(
-            "handler failed; the caller hears the fallback",
-            extra={"event_type": _kind(event), "assistant": self.name},
-        )
+        log_failure(logger, "handler failed; the caller hears the fallback", assistant=self.name)
         call.restore(snapshot, state_model=self.state_model)
         if isinstance(event, SessionEndEvent):
             return Reply(fallback=True, handler_ms=elapsed)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
+import traceback
 from typing import Any
 
 _NUMBER = re.compile(r"\+?\d[\d \-/]{5,}\d")
@@ -68,3 +70,40 @@ class RedactingFilter(logging.Filter):
             args = record.args if isinstance(record.args, tuple) else (record.args,)
             record.args = tuple(redact(a) if isinstance(a, str | dict | list) else a for a in args)
         return True
+
+
+_enabled = True
+
+
+def configure(*, enabled: bool) -> None:
+    """Switch redaction for the whole process (the transports call this from settings)."""
+    global _enabled
+    _enabled = enabled
+
+
+def enabled() -> bool:
+    """Whether logs must be redacted (default: yes)."""
+    return _enabled
+
+
+def log_failure(logger: logging.Logger, message: str, **extra: Any) -> None:
+    """Log the exception being handled without personal data.
+
+    Exception messages and source lines can hold what the caller said or their number, so
+    with redaction on we log the exception type and the frames (file, line, function) only.
+    """
+    if not _enabled:
+        logger.exception(message, extra=extra)
+        return
+    exc_type, exc, tb = sys.exc_info()
+    frames = [
+        f"{frame.filename}:{frame.lineno} in {frame.name}" for frame in traceback.extract_tb(tb)
+    ]
+    logger.error(
+        message,
+        extra={
+            **extra,
+            "exception_type": exc_type.__name__ if exc_type else None,
+            "frames": frames[-8:],
+        },
+    )

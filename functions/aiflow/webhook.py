@@ -27,6 +27,7 @@ from .call import Call
 from .errors import AiflowError, EventParseError
 from .protocol.actions import Action, reply_body
 from .protocol.events import BaseEvent, parse_event
+from .redact import log_failure
 from .store.base import CallStore, ConflictError, StoredCall, StoreError
 
 logger = logging.getLogger("aiflow")
@@ -107,6 +108,7 @@ class Webhook:
         self.turn_budget_ms = turn_budget_ms
         self.max_attempts = max_attempts
         self._pool: ThreadPoolExecutor | None = None
+        self.on_event: Callable[[BaseEvent], None] | None = None
 
     # --- HTTP -----------------------------------------------------------------------------
 
@@ -128,7 +130,7 @@ class Webhook:
         try:
             expected = self._token()
         except Exception:
-            logger.exception("the API token could not be read")
+            log_failure(logger, "the API token could not be read")
             return self._token_unavailable(raw)
         refused = check_token(headers, expected)
         if refused is not None:
@@ -137,6 +139,8 @@ class Webhook:
             event = parse_event(raw)
         except EventParseError as exc:
             return _error(400, exc.code, exc.message, exc.details)
+        if self.on_event is not None:
+            self.on_event(event)  # e.g. the transport tags its log lines with the call id
         return self.answer(event, budget_ms=budget_ms)
 
     def answer(self, event: BaseEvent, *, budget_ms: float | None = None) -> HttpReply:
@@ -189,7 +193,7 @@ class Webhook:
                 logger.warning("handler exceeded the turn budget; the caller hears the fallback")
                 return self._fallback(event, outcome, TurnTimeout.code)
             except Exception:
-                logger.exception("unexpected failure; the caller hears the fallback")
+                log_failure(logger, "unexpected failure; the caller hears the fallback")
                 return self._fallback(event, outcome, "internal_error")
             outcome.actions = reply.actions
             outcome.fallback = reply.fallback
