@@ -107,6 +107,7 @@ class _Handler:
     wants_event: bool
     wants_call: bool
     is_async: bool
+    call_first: bool = False  # the call parameter comes before the event parameter
 
 
 _EVENT_TYPES: dict[str, type[BaseEvent]] = {
@@ -286,7 +287,7 @@ class Assistant:
             args.append(event)
         if handler.wants_call:
             args.append(call)
-        return handler.func(*args)
+        return handler.func(*reversed(args) if handler.call_first else args)
 
     def _failed(
         self, event: BaseEvent, call: Call, snapshot: dict[str, Any], started: float
@@ -427,13 +428,14 @@ def _inspect_handler(kind: str, func: Callable[..., Any], where: str) -> _Handle
     except Exception:  # unresolvable forward references: fall back to parameter names
         hints = {}
     expected = _EVENT_TYPES.get(kind, BaseEvent)
-    wants_event = wants_call = False
+    wants_event = wants_call = call_first = False
     for param in inspect.signature(func).parameters.values():
         hint = hints.get(param.name)
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             continue
         if hint is Call or (hint is None and param.name == "call"):
             wants_call = _once(wants_call, param.name, where)
+            call_first = not wants_event
         elif _is_event_hint(hint) or (hint is None and param.name == "event"):
             if isinstance(hint, type) and not issubclass(expected, hint) and kind != "*":
                 raise AssistantDefinitionError(
@@ -448,7 +450,8 @@ def _inspect_handler(kind: str, func: Callable[..., Any], where: str) -> _Handle
                 f"`event` or `call`, or annotate it with {expected.__name__} or Call",
                 code="bad_handler_signature",
             )
-    return _Handler(func, wants_event, wants_call, inspect.iscoroutinefunction(func))
+    is_async = inspect.iscoroutinefunction(func)
+    return _Handler(func, wants_event, wants_call, is_async, call_first and wants_event)
 
 
 def _is_event_hint(hint: Any) -> bool:
