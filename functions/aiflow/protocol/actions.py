@@ -39,6 +39,10 @@ def _no_bool(value: Any) -> Any:
     return value
 
 
+# Python's True is an int; on the wire a boolean where a number belongs is always a mistake.
+_NoBool = BeforeValidator(_no_bool)
+
+
 def _compact_number(value: float) -> int | float:
     return int(value) if float(value).is_integer() else value
 
@@ -85,8 +89,8 @@ class BargeInPolicy(_Strict):
     """When the caller may interrupt a ``speak`` or ``audio`` (the ``barge_in`` field)."""
 
     strategy: Literal["none", "manual", "minimum_characters", "immediate"]
-    minimum_characters: int | None = Field(None, ge=1, le=100)
-    allow_after_ms: int | None = Field(None, ge=0, le=10000)
+    minimum_characters: Annotated[int, Field(ge=1, le=100), _NoBool] | None = None
+    allow_after_ms: Annotated[int, Field(ge=0, le=10000), _NoBool] | None = None
 
     @model_validator(mode="after")
     def _minimum_only_with_its_strategy(self) -> Self:
@@ -100,7 +104,7 @@ class BargeInPolicy(_Strict):
 class VadOptions(_Strict):
     """Voice activity detection: the silence that ends a caller turn (kept for the session)."""
 
-    end_of_turn_silence_ms: int = Field(ge=150, le=2000)
+    end_of_turn_silence_ms: Annotated[int, Field(ge=150, le=2000), _NoBool]
 
 
 # --- actions -------------------------------------------------------------------------------
@@ -166,7 +170,7 @@ class MixAudioAction(BaseAction):
 
     type: Literal["mix_audio"] = "mix_audio"
     audio: str | None = Field(None, min_length=1)
-    volume: float | None = Field(None, ge=0.0, le=1.0)
+    volume: Annotated[float, Field(ge=0.0, le=1.0), _NoBool] | None = None
     stop: bool | None = None
 
     @field_validator("audio")
@@ -194,7 +198,7 @@ class TransferAction(BaseAction):
     target_phone_number: str
     caller_id_name: str = Field(min_length=1)
     caller_id_number: str
-    timeout: int | None = Field(None, ge=5, le=120)
+    timeout: Annotated[int, Field(ge=5, le=120), _NoBool] | None = None
 
     @field_validator("target_phone_number", "caller_id_number", mode="before")
     @classmethod
@@ -244,7 +248,7 @@ class ConfigureVoiceToVoiceAction(BaseAction):
     type: Literal["configure_voice_to_voice"] = "configure_voice_to_voice"
     system_prompt: str = Field(min_length=1)
     greeting: str | None = None
-    temperature: float | None = Field(None, ge=0.0, le=2.0)
+    temperature: Annotated[float, Field(ge=0.0, le=2.0), _NoBool] | None = None
     language: str | None = None
 
 
