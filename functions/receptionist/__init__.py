@@ -1,0 +1,4 @@
+"""The reference assistant: a telephone receptionist configured from one YAML file.
+
+``receptionist.app`` holds the deployed ``assistant``; ``receptionist.engine`` its logic.
+"""
