@@ -40,7 +40,7 @@ typecheck: lint
 unit: $(STAMP)
 	$(VENV)/bin/pytest tests
 
-test: lint $(STAMP)
+test: lint validate $(STAMP)
 	$(VENV)/bin/pytest tests --cov --cov-report=term
 	$(VENV)/bin/coverage report --include="functions/aiflow/protocol/*" --fail-under=95
 
@@ -50,11 +50,40 @@ schema: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/run.py
 
-build:
-	@echo "sam build: see issue 3"; exit 1
+# SAM CLI lives in its own virtualenv: it pins boto3/pydantic versions that must not mix with .venv.
+SAM_VENV  := .venv-sam
+SAM       := $(SAM_VENV)/bin/sam
+SAM_STAMP := $(SAM_VENV)/.installed
+.PHONY: validate .venv-sam
 
-deploy:
-	@echo "sam deploy: see issue 3"; exit 1
+.venv-sam: $(SAM_STAMP)
+
+$(SAM_STAMP):
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install -q --upgrade pip
+	$(SAM_VENV)/bin/pip install -q aws-sam-cli
+	@touch $@
+
+# Offline: cfn-lint, then SAM's transform + lint. No AWS account or credentials needed.
+validate: $(STAMP) .venv-sam
+	$(VENV)/bin/cfn-lint template.yaml
+	SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-eu-central-1} $(SAM) validate --lint
+
+# No Docker: functions/Makefile downloads arm64 wheels with pip (the SAM virtualenv's pip).
+# Bytecode is precompiled when python3.12 works (override: BYTECODE_PYTHON=/path/to/python3.12).
+build: .venv-sam
+	LAMBDA_PIP="$(abspath $(SAM_VENV))/bin/python -m pip" $(SAM) build
+
+# `sam deploy` with samconfig.toml (stack aiflow-serverless, eu-central-1, asks before changing
+# anything). Runs `sam deploy --guided` instead when samconfig.toml names no stack_name or when
+# GUIDED=1; the guided answers are saved to samconfig.toml. Extra flags: SAM_DEPLOY_ARGS=...,
+# e.g. SAM_DEPLOY_ARGS="--parameter-overrides EnableBedrock=true".
+deploy: build
+	@if [ -z "$(GUIDED)" ] && grep -Eq '^[[:space:]]*stack_name[[:space:]]*=' samconfig.toml 2>/dev/null; then \
+	  echo "$(SAM) deploy $(SAM_DEPLOY_ARGS)"; $(SAM) deploy $(SAM_DEPLOY_ARGS); \
+	else \
+	  echo "$(SAM) deploy --guided $(SAM_DEPLOY_ARGS)"; $(SAM) deploy --guided $(SAM_DEPLOY_ARGS); \
+	fi
 
 clean:
 	rm -rf $(VENV) .aws-sam build .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.xml
