@@ -12,9 +12,7 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Callable, Sequence
-from typing import Literal, Protocol, runtime_checkable
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Protocol, runtime_checkable
 
 from aiflow import (
     BargeInPolicy,
@@ -23,7 +21,6 @@ from aiflow import (
     HangupAction,
     SpeakAction,
     TransferAction,
-    Turn,
     hangup,
     send_sms,
     speak,
@@ -31,6 +28,7 @@ from aiflow import (
 )
 from aiflow import call as aiflow_call
 
+from .barge_in import cut_text, trim_interrupted_turn
 from .config import (
     OPENING_HOURS_TOPIC,
     ConfigError,
@@ -40,6 +38,7 @@ from .config import (
     topic_keywords,
 )
 from .matching import FaqIndex, any_language, detect_language, has_phrase, only_words, tokenize
+from .state import LastSpeech, Message, Question, ReceptionistState, state_of
 from .texts import (
     GOODBYE,
     HELLO,
@@ -63,7 +62,6 @@ Item = str | BaseAction
 Answer = Item | Sequence[Item] | None
 """What a responder returns: what handlers may return (a str is spoken)."""
 Clock = Callable[[], int]
-Question = Literal["anything_else", "person", "message"]
 
 # Closing sentences must be heard in full: the hangup or transfer waits for their end.
 _NOT_INTERRUPTIBLE = BargeInPolicy(strategy="none")
@@ -76,51 +74,6 @@ _HELLO = frozenset(w for words in HELLO.values() for w in words)
 def system_clock() -> int:
     """Unix ms from ``aiflow.call.now_ms``, looked up at each call so tests can patch it."""
     return aiflow_call.now_ms()
-
-
-# --- per-call state --------------------------------------------------------------------------
-
-
-class Message(BaseModel):
-    """A message a caller left."""
-
-    text: str
-    at: int = Field(description="Unix ms")
-    caller: str | None = None
-    language: str
-    after_transfer_to: str | None = Field(None, description="the target that did not answer")
-
-
-class LastSpeech(BaseModel):
-    """The speech playing last, from ``assistant_speak`` (to estimate what was heard)."""
-
-    text: str | None = None
-    started_at: int
-    duration_ms: float
-
-
-class ReceptionistState(BaseModel):
-    """``call.state`` of the receptionist (persisted between events)."""
-
-    # Records written by an older version may have keys we dropped since.
-    model_config = ConfigDict(extra="ignore")
-
-    language: str | None = None
-    silences: int = Field(0, description="consecutive user_input_timeouts")
-    misses: int = Field(0, description="consecutive turns we did not understand")
-    asked: Question | None = Field(None, description="the yes/no question we just asked")
-    messages: list[Message] = Field(default_factory=list)
-    transfer_target: str | None = None
-    last_speech: LastSpeech | None = None
-    caller_started_at: int | None = Field(None, description="user_speech_started, Unix ms")
-
-
-def state_of(call: Call) -> ReceptionistState:
-    """``call.state`` as :class:`ReceptionistState`, converting a plain dict if a transport
-    did not apply the assistant's state model."""
-    if not isinstance(call.state, ReceptionistState):
-        call.state = ReceptionistState.model_validate(call.state or {})
-    return call.state
 
 
 # --- the seam for other engines --------------------------------------------------------------
@@ -534,72 +487,6 @@ def _is_thanks(tokens: list[str]) -> bool:
 def ending(call: Call) -> bool:
     """Whether a hangup or transfer is waiting for the current speech to end."""
     return any(isinstance(a, HangupAction | TransferAction) for a in call.pending)
-
-
-# --- barge-in --------------------------------------------------------------------------------
-
-
-def trim_interrupted_turn(call: Call, state: ReceptionistState, now: int) -> Turn | None:
-    """Cut the assistant turn the caller interrupted down to what they probably heard.
-
-    The heard share is (interruption − playback start) / playback duration, from the last
-    ``assistant_speak``; the interruption is when the caller started talking if we know it
-    (WebSocket), else ``now``. The text is cut at a word boundary and the turn marked
-    ``interrupted``; a turn of which nothing was heard is removed from the history.
-
-    Returns:
-        The trimmed turn (None if nothing was trimmed or the turn was removed).
-    """
-    speech = state.last_speech
-    state.last_speech = None  # a repeated delivery of the same user_speak must not cut twice
-    if speech is None or speech.duration_ms <= 0:
-        return None
-    interrupted_at = now
-    started = state.caller_started_at
-    if started is not None and speech.started_at <= started < now:
-        interrupted_at = started
-    heard = (interrupted_at - speech.started_at) / speech.duration_ms
-    if heard >= 1:
-        return None  # the speech had ended: nothing was cut off
-    turn = _spoken_turn(call, speech.text)
-    if turn is None:
-        return None
-    kept = cut_text(turn.text, max(heard, 0.0))
-    if not kept:
-        call.history.remove(turn)
-        return None
-    turn.text = kept
-    turn.interrupted = True
-    return turn
-
-
-def _spoken_turn(call: Call, text: str | None) -> Turn | None:
-    assistant_turns = [t for t in reversed(call.history) if t.role == "assistant"]
-    if text is not None:
-        wanted = " ".join(text.split())
-        for turn in assistant_turns:
-            if " ".join(turn.text.split()) == wanted:
-                return turn
-    # The platform may render the text differently (SSML); the latest turn is the best guess.
-    return assistant_turns[0] if assistant_turns else None
-
-
-def cut_text(text: str, fraction: float) -> str:
-    """The words of ``text`` spoken within the first ``fraction`` of its playback.
-
-    Speaking time is taken as proportional to characters; a word counts as heard once
-    more than half of it was spoken.
-    """
-    budget = fraction * len(text)
-    kept: list[str] = []
-    position = 0
-    for word in text.split():
-        start = text.index(word, position)
-        position = start + len(word)
-        if start + len(word) / 2 > budget:
-            break
-        kept.append(word)
-    return " ".join(kept)
 
 
 __all__ = [

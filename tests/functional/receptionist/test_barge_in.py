@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from aiflow import Call, Turn, parse_event
 from receptionist.app import build_assistant
+from receptionist.barge_in import cut_text
 from receptionist.config import ReceptionistConfig
-from receptionist.engine import ReceptionistState, cut_text
+from receptionist.state import ReceptionistState
 
 from .conftest import FakeClock, PhoneCall, duration_of
 
@@ -139,3 +142,22 @@ def test_words_are_kept_once_more_than_half_of_them_was_spoken() -> None:
     assert cut_text("Guten Tag", 0.3) == "Guten"
     assert cut_text("Guten Tag", 0.8) == "Guten"
     assert cut_text("Guten Tag", 0.9) == "Guten Tag"
+
+
+def test_without_a_clock_the_time_comes_from_aiflow_call_now_ms(
+    config: ReceptionistConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assistant = build_assistant(config)  # the deployed default clock
+    call = Call("s-1", state=ReceptionistState())
+    call.history = [Turn(role="assistant", text=SENTENCE)]
+    call.is_new = False
+    speak = {"type": "assistant_speak", "text": SENTENCE, "duration_ms": 4000}
+    assistant.handle(
+        parse_event({**speak, "speech_started_at": 1_000_000, "session": SESSION}), call
+    )
+    monkeypatch.setattr("aiflow.call.now_ms", lambda: 1_002_000)
+
+    barge_in = {"type": "user_speak", "text": "Moment", "barged_in": True, "session": SESSION}
+    assistant.handle(parse_event(barge_in), call)
+
+    assert call.history[0].text == "eins zwei drei vier fünf sechs"

@@ -1,0 +1,53 @@
+"""The receptionist's per-call state (``call.state``), persisted between events."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from aiflow import Call
+
+Question = Literal["anything_else", "person", "message"]
+
+
+class Message(BaseModel):
+    """A message a caller left."""
+
+    text: str
+    at: int = Field(description="Unix ms")
+    caller: str | None = None
+    language: str
+    after_transfer_to: str | None = Field(None, description="the target that did not answer")
+
+
+class LastSpeech(BaseModel):
+    """The speech playing last, from ``assistant_speak`` (to estimate what was heard)."""
+
+    text: str | None = None
+    started_at: int
+    duration_ms: float
+
+
+class ReceptionistState(BaseModel):
+    """``call.state`` of the receptionist (persisted between events)."""
+
+    # Records written by an older version may have keys we dropped since.
+    model_config = ConfigDict(extra="ignore")
+
+    language: str | None = None
+    silences: int = Field(0, description="consecutive user_input_timeouts")
+    misses: int = Field(0, description="consecutive turns we did not understand")
+    asked: Question | None = Field(None, description="the yes/no question we just asked")
+    messages: list[Message] = Field(default_factory=list)
+    transfer_target: str | None = None
+    last_speech: LastSpeech | None = None
+    caller_started_at: int | None = Field(None, description="user_speech_started, Unix ms")
+
+
+def state_of(call: Call) -> ReceptionistState:
+    """``call.state`` as :class:`ReceptionistState`, converting a plain dict if a transport
+    did not apply the assistant's state model."""
+    if not isinstance(call.state, ReceptionistState):
+        call.state = ReceptionistState.model_validate(call.state or {})
+    return call.state
