@@ -62,6 +62,14 @@ HandlerResult = Union[
     None, str, BaseAction, "AfterSpeech", Sequence[Union[str, BaseAction, "AfterSpeech"]]
 ]
 
+FILLERS = {
+    "de": ("Einen Moment, bitte …", "Ich bin gleich so weit, einen Moment noch."),
+    "en": ("One moment, please …", "I'm nearly there, just a moment."),
+}
+APOLOGIES = {
+    "de": "Entschuldigung, das dauert leider zu lange. Können Sie Ihre Frage bitte wiederholen?",
+    "en": "Sorry, that is taking too long. Could you ask me again, please?",
+}
 FALLBACKS = {
     "de": "Entschuldigung, da ist bei uns etwas schiefgelaufen. Bitte sagen Sie das noch einmal.",
     "en": "Sorry, something went wrong on our side. Could you say that again, please?",
@@ -153,7 +161,12 @@ class Assistant:
         self.barge_in = barge_in
         self.user_input_timeout = user_input_timeout
         self.language = language
-        self.fallback = fallback or FALLBACKS.get(language[:2].lower(), FALLBACKS["en"])
+        lang = language[:2].lower()
+        self.fallback = fallback or FALLBACKS.get(lang, FALLBACKS["en"])
+        # What the caller hears while a slow turn continues in the worker (aiflow.deadline).
+        self.fillers: tuple[str, ...] = FILLERS.get(lang, FILLERS["en"])
+        self.slow_apology: str = APOLOGIES.get(lang, APOLOGIES["en"])
+        self.max_fillers = 3
         self.history_limit = 50
         self._handlers: dict[str, _Handler] = {}
         self._fallback_speech = speak(self.fallback)  # validated now, not on a live call
@@ -251,9 +264,12 @@ class Assistant:
         chosen = self._handlers.get(_kind(event)) or self._handlers.get("*")
         return chosen.func if chosen else None
 
-    def speech(self, text: str) -> Action:
-        """A ``speak`` of ``text`` with this assistant's defaults (as a returned ``str`` gets)."""
-        return self._with_defaults(speak(text), last=True)
+    def speech(self, text: str, *, wait_for_caller: bool = True) -> Action:
+        """A ``speak`` of ``text`` with this assistant's defaults (as a returned ``str`` gets).
+
+        ``wait_for_caller=False`` leaves out the default user-input timeout (for fillers).
+        """
+        return self._with_defaults(speak(text), last=wait_for_caller)
 
     def fallback_reply(self, call: Call) -> list[Action]:
         """The fallback speech addressed to ``call``, for transports that must answer anyway."""

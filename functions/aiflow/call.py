@@ -80,6 +80,8 @@ class Call:
         self.resumed: bool = False
         self.previous_status: CallStatus | None = None
         self.history_limit: int = DEFAULT_HISTORY_LIMIT
+        # A turn that outran its time budget and continues in the worker (see aiflow.deadline).
+        self.slow_turn: dict[str, Any] | None = None
 
     @classmethod
     def from_session(cls, session: Session, *, state: Any = None) -> Call:
@@ -126,6 +128,7 @@ class Call:
             "state": state,
             "history": [t.to_doc() for t in self.history],
             "pending": [a.to_wire() for a in self.pending],
+            "slow_turn": self.slow_turn,
         }
 
     @classmethod
@@ -145,6 +148,7 @@ class Call:
         call.started_at = doc.get("started_at", call.started_at)
         call.history = [Turn.model_validate(t) for t in doc.get("history", [])]
         call.pending = [parse_action(a) for a in doc.get("pending", [])]
+        call.slow_turn = doc.get("slow_turn")
         call.version = version
         call.is_new = False
         return call
@@ -152,7 +156,17 @@ class Call:
     def restore(self, doc: dict[str, Any], *, state_model: type[BaseModel] | None = None) -> None:
         """Roll back to a snapshot taken with :meth:`to_doc` (keeps the transient flags)."""
         saved = Call.from_doc(doc, version=self.version, state_model=state_model)
-        for name in ("state", "history", "pending", "status", "caller", "called", "direction"):
+        names = (
+            "state",
+            "history",
+            "pending",
+            "status",
+            "caller",
+            "called",
+            "direction",
+            "slow_turn",
+        )
+        for name in names:
             setattr(self, name, getattr(saved, name))
 
     def __repr__(self) -> str:

@@ -22,6 +22,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import deadline as deadline_guard
 from .assistant import Assistant, Reply
 from .call import Call
 from .errors import AiflowError, EventParseError
@@ -64,6 +65,7 @@ class HttpReply:
     handler_ms: float = 0.0
     store_requests: int = 0
     conflicts: int = 0
+    deferred: bool = False
 
     @property
     def headers(self) -> dict[str, str]:
@@ -89,6 +91,8 @@ class Webhook:
         turn_budget_ms: a handler still running after this long is abandoned and the
             caller hears the fallback.
         max_attempts: how often a save that lost a race is retried.
+        deferrer: starts the worker for a turn that outran the budget (see
+            :mod:`aiflow.deadline`); without one, the caller hears the fallback.
     """
 
     def __init__(
@@ -100,6 +104,7 @@ class Webhook:
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         turn_budget_ms: int = DEFAULT_TURN_BUDGET_MS,
         max_attempts: int = 8,
+        deferrer: deadline_guard.Deferrer | None = None,
     ) -> None:
         self.assistant = assistant
         self.store = store
@@ -109,6 +114,7 @@ class Webhook:
         self.max_attempts = max_attempts
         self._pool: ThreadPoolExecutor | None = None
         self.on_event: Callable[[BaseEvent], None] | None = None
+        self.deferrer: deadline_guard.Deferrer | None = deferrer
 
     # --- HTTP -----------------------------------------------------------------------------
 
@@ -158,6 +164,7 @@ class Webhook:
             handler_ms=outcome.handler_ms,
             store_requests=outcome.store_requests,
             conflicts=outcome.conflicts,
+            deferred=outcome.deferred,
         )
 
     # --- events ---------------------------------------------------------------------------
@@ -174,13 +181,27 @@ class Webhook:
                 outcome.store_requests += 1
                 call = self._call_for(event, stored)
                 before = call.to_doc() if stored else None
-                reply = self._run(event, call, deadline)
+                slow_turn: dict[str, Any] | None = None
+                reply = deadline_guard.while_waiting(self.assistant, event, call)
+                if reply is None:
+                    try:
+                        reply = self._run(event, call, deadline)
+                    except TurnTimeout:
+                        if self.deferrer is None or event.type in deadline_guard.NOT_DEFERRED:
+                            raise
+                        # Forget what the abandoned handler changed; the worker reruns it.
+                        call = self._call_for(event, stored)
+                        slow_turn = deadline_guard.start_slow_turn(self.assistant, event, call)
+                        reply = deadline_guard.filler(self.assistant)
+                        outcome.deferred = True
                 after = call.to_doc()
                 if after != before:
                     outcome.store_requests += 1
                     self.store.save(
                         event.session.id, after, version=stored.version if stored else 0
                     )
+                if slow_turn is not None and self.deferrer is not None:
+                    self.deferrer(slow_turn)  # after the save, so the worker finds the marker
             except ConflictError:
                 outcome.conflicts += 1
                 # Another event of this call saved first: back off briefly, reload, rerun.
@@ -265,6 +286,7 @@ class Outcome:
     handler_ms: float = 0.0
     store_requests: int = 0
     conflicts: int = 0
+    deferred: bool = False
 
 
 def check_token(headers: Mapping[str, str], expected: str | None) -> HttpReply | None:

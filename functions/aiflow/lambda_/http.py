@@ -19,6 +19,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
 from ..assistant import Assistant
+from ..deadline import Deferrer
 from ..redact import log_failure
 from ..store.base import CallStore
 from ..store.memory import MemoryStore
@@ -37,6 +38,7 @@ def lambda_handler(
     store: CallStore | None = None,
     token: str | TokenSource | None = None,
     settings: Settings | None = None,
+    deferrer: Deferrer | None = None,
 ) -> LambdaHandler:
     """Turn ``assistant`` into a Lambda handler for ``POST /webhook``.
 
@@ -46,6 +48,8 @@ def lambda_handler(
         token: the expected token or a function returning it; default
             ``AIFLOW_API_TOKEN``, else the Secrets Manager secret ``AIFLOW_TOKEN_SECRET``.
         settings: default :meth:`Settings.from_env`.
+        deferrer: how slow turns reach the worker; default the Lambda function
+            ``AIFLOW_WORKER_FUNCTION`` when set, else none (slow turns get the fallback).
     """
     settings = settings or Settings.from_env()
     webhook = Webhook(
@@ -54,6 +58,7 @@ def lambda_handler(
         token=token if token is not None else token_source(settings),
         max_body_bytes=settings.max_body_bytes,
         turn_budget_ms=settings.turn_budget_ms,
+        deferrer=deferrer or default_deferrer(settings),
     )
     observer = Observer(assistant.name, redact_logs=settings.redact_logs)
     webhook.on_event = observer.event
@@ -99,6 +104,18 @@ def default_store(settings: Settings) -> CallStore:
             _ = store.client  # create the client during init, which has the CPU boost
         return store
     return MemoryStore(ttl_seconds=settings.call_ttl_seconds)
+
+
+def default_deferrer(settings: Settings) -> Deferrer | None:
+    """The worker Lambda function, invoked asynchronously, if one is configured."""
+    if not settings.worker_function:
+        return None
+    from ..deadline import LambdaDeferrer
+
+    deferrer = LambdaDeferrer(settings.worker_function)
+    if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        _ = deferrer.client  # during init, like the DynamoDB client
+    return deferrer
 
 
 def token_source(settings: Settings) -> TokenSource:
