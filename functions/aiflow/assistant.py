@@ -78,6 +78,7 @@ _SPEECH = (SpeakAction, AudioAction)
 _ENDS_SPEECH = (HangupAction, TransferAction)
 # Events that mean "our speech is over": actions held back for after speech go out now.
 _RELEASES_PENDING = (AssistantSpeechEndedEvent, UserInputTimeoutEvent)
+_NOT_INTERRUPTIBLE = BargeInPolicy(strategy="none")
 
 
 @dataclass(frozen=True)
@@ -335,14 +336,21 @@ class Assistant:
         now = self._release(event, call) + now
         now = [a.for_session(call.session_id) for a in now]
         later = [a.for_session(call.session_id) for a in later]
-        call.pending.extend(later)
+        if later:
+            call.pending.extend(later)
+            # The platform reports the end of each speech; wait for the last one of this reply.
+            speeches = sum(isinstance(a, _SPEECH) for a in now)
+            call.pending_after = max(call.pending_after, speeches, 1)
         self._record(call, now)
         return Reply(actions=now, deferred=later, handler_ms=elapsed)
 
     def _release(self, event: BaseEvent, call: Call) -> list[Action]:
         if not isinstance(event, _RELEASES_PENDING) or not call.pending:
             return []
-        released, call.pending = call.pending, []
+        if isinstance(event, AssistantSpeechEndedEvent) and call.pending_after > 1:
+            call.pending_after -= 1  # more of the reply's speech is still playing
+            return []
+        released, call.pending, call.pending_after = call.pending, [], 0
         return released
 
     def _normalize(self, result: Any) -> tuple[list[Action], list[Action]]:
@@ -357,15 +365,23 @@ class Assistant:
             else:
                 now.append(action)
                 spoke = spoke or isinstance(action, _SPEECH)
-        self._apply_defaults(now, hold_timeout=bool(later))
+        ends_call = any(isinstance(a, _ENDS_SPEECH) for a in later)
+        self._apply_defaults(now, hold_timeout=bool(later), protect=ends_call)
         self._apply_defaults(later, hold_timeout=False)
         return now, later
 
-    def _apply_defaults(self, actions: list[Action], *, hold_timeout: bool) -> None:
+    def _apply_defaults(
+        self, actions: list[Action], *, hold_timeout: bool, protect: bool = False
+    ) -> None:
         speech = [i for i, a in enumerate(actions) if isinstance(a, _SPEECH)]
         for i in speech:
+            action = actions[i]
+            if protect and isinstance(action, _SPEECH) and action.barge_in is None:
+                # A farewell or handoff that the caller talks over might never report its
+                # end, and the hangup/transfer waiting for that end would hang.
+                action = action.model_copy(update={"barge_in": _NOT_INTERRUPTIBLE})
             last = i == speech[-1] and not hold_timeout
-            actions[i] = self._with_defaults(actions[i], last=last)
+            actions[i] = self._with_defaults(action, last=last)
 
     def _with_defaults(self, action: Action, *, last: bool) -> Action:
         update: dict[str, Any] = {}

@@ -35,7 +35,8 @@ class Turn(BaseModel):
 
     role: Role
     text: str
-    at: int = Field(default_factory=now_ms, description="Unix ms")
+    # A lambda, so that patching aiflow.call.now_ms (tests, simulators) takes effect here too.
+    at: int = Field(default_factory=lambda: now_ms(), description="Unix ms")
     interrupted: bool = Field(False, description="the caller cut this assistant turn short")
 
     def to_doc(self) -> dict[str, Any]:
@@ -73,6 +74,8 @@ class Call:
         self.state: Any = {} if state is None else state
         self.history: list[Turn] = []
         self.pending: list[Action] = []
+        # How many speech ends to wait for before ``pending`` is sent (one per speech).
+        self.pending_after: int = 0
         self.status: CallStatus = "active"
         self.started_at: int = now_ms()
         self.version: int = 0
@@ -128,6 +131,7 @@ class Call:
             "state": state,
             "history": [t.to_doc() for t in self.history],
             "pending": [a.to_wire() for a in self.pending],
+            "pending_after": self.pending_after,
             "slow_turn": self.slow_turn,
         }
 
@@ -149,6 +153,7 @@ class Call:
         call.history = [Turn.model_validate(t) for t in doc.get("history", [])]
         call.pending = [parse_action(a) for a in doc.get("pending", [])]
         call.slow_turn = doc.get("slow_turn")
+        call.pending_after = int(doc.get("pending_after", 1 if call.pending else 0))
         call.version = version
         call.is_new = False
         return call
@@ -160,6 +165,7 @@ class Call:
             "state",
             "history",
             "pending",
+            "pending_after",
             "status",
             "caller",
             "called",

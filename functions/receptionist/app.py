@@ -13,6 +13,7 @@ from aiflow import (
     DtmfReceivedEvent,
     UserSpeakEvent,
 )
+from aiflow.lambda_ import lambda_handler, worker_handler
 
 from .config import ReceptionistConfig, load_config
 from .engine import (
@@ -87,8 +88,7 @@ def build_assistant(
 config = load_config()
 assistant = build_assistant(config)
 
-# --- Lambda entry point --------------------------------------------------------------------
-# The framework's Lambda transport is not written yet. When it lands, add exactly one line
-# here that wraps `assistant`, e.g.:
-#
-#     handler = <the aiflow Lambda entry point>(assistant)
+# --- Lambda entry points ------------------------------------------------------------------
+# template.yaml points the webhook function at `handler` and the worker at `worker`.
+handler = lambda_handler(assistant)
+worker = worker_handler(assistant)  # finishes turns that outran the time budget

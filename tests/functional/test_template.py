@@ -7,6 +7,7 @@ needs PyPI) runs only with ``AIFLOW_TEST_SAM_BUILD=1``.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -208,7 +209,7 @@ def test_functions_run_python312_or_newer_on_arm64(template: dict[str, Any]) -> 
     ("logical_id", "handler", "memory", "timeout"),
     [
         ("WebhookFunction", "receptionist.app.handler", 512, 10),
-        ("WorkerFunction", "aiflow.lambda_.worker.handler", 512, 60),
+        ("WorkerFunction", "receptionist.app.worker", 512, 60),
     ],
 )
 def test_function_shape(
@@ -235,6 +236,24 @@ def test_function_shape(
     assert resources(template)[group]["Type"] == "AWS::Logs::LogGroup"
     retention = props(template, group)["RetentionInDays"]
     assert parameters[retention["Ref"]]["Default"] == 30
+
+
+@pytest.mark.parametrize("logical_id", ["WebhookFunction", "WorkerFunction"])
+def test_handler_exists_in_the_code(template: dict[str, Any], logical_id: str) -> None:
+    """The handler names a top-level function or assignment of a module under functions/."""
+    module, _, name = props(template, logical_id)["Handler"].rpartition(".")
+    source = REPO_ROOT / "functions" / (module.replace(".", "/") + ".py")
+    assert source.is_file(), f"{logical_id}: no module {module} ({source})"
+    tree = ast.parse(source.read_text(encoding="utf-8"))
+    defined = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            defined.add(node.name)
+        elif isinstance(node, ast.Assign):
+            defined.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            defined.add(node.target.id)
+    assert name in defined, f"{logical_id}: {module} defines no {name}"
 
 
 def test_environment_contract(template: dict[str, Any]) -> None:

@@ -216,7 +216,12 @@ def test_a_hangup_after_speech_goes_to_pending_and_the_farewell_is_sent_now() ->
     call = new_call()
     reply = farewell_assistant().handle(said("Tschüss"), call)
     assert wire(reply.actions) == [
-        {"type": "speak", "session_id": SESSION_ID, "text": "Auf Wiederhören!"}
+        {
+            "type": "speak",
+            "session_id": SESSION_ID,
+            "text": "Auf Wiederhören!",
+            "barge_in": {"strategy": "none"},  # its end must be reported for the hangup
+        }
     ]
     assert wire(reply.deferred) == [{"type": "hangup", "session_id": SESSION_ID}]
     assert wire(call.pending) == [{"type": "hangup", "session_id": SESSION_ID}]

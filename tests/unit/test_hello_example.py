@@ -44,7 +44,14 @@ def test_bye_says_goodbye_now_and_hangs_up_only_after_the_farewell_was_heard() -
     assert send(call, "assistant_speech_ended") == []
 
     farewell = send(call, "user_speak", text="OK, bye then")
-    assert farewell == [{"type": "speak", "session_id": SESSION_ID, "text": "Goodbye!"}]
+    assert farewell == [
+        {
+            "type": "speak",
+            "session_id": SESSION_ID,
+            "text": "Goodbye!",
+            "barge_in": {"strategy": "none"},
+        }
+    ]
     assert [a.to_wire() for a in call.pending] == [{"type": "hangup", "session_id": SESSION_ID}]
 
     assert send(call, "assistant_speak", text="Goodbye!", duration_ms=900) == []

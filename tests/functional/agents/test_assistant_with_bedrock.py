@@ -149,7 +149,8 @@ def test_a_call_with_an_answer_a_keypad_input_and_a_goodbye(stub: Stubber) -> No
     )
     now, later = wire(assistant.handle(event("user_speak", text="Super, danke, tschüss."), call))
     # The core holds the hangup back until the farewell has been heard.
-    assert now == [{"type": "speak", "text": "Auf Wiederhören!"}]
+    # Speech before a deferred hangup is not interruptible: its end must be reported.
+    assert now == [{"type": "speak", "text": "Auf Wiederhören!", "barge_in": {"strategy": "none"}}]
     assert later == [{"type": "hangup"}]
     released, _ = wire(assistant.handle(event("assistant_speech_ended"), call))
     assert released == [{"type": "hangup"}]
@@ -176,7 +177,13 @@ def test_transfer_is_deferred_until_the_handoff_was_spoken(stub: Stubber) -> Non
         ),
     )
     now, later = wire(assistant.handle(event("user_speak", text="Empfang bitte"), call))
-    assert now == [{"type": "speak", "text": "Ich verbinde Sie mit dem Empfang."}]
+    assert now == [
+        {
+            "type": "speak",
+            "text": "Ich verbinde Sie mit dem Empfang.",
+            "barge_in": {"strategy": "none"},
+        }
+    ]
     assert later == [
         {
             "type": "transfer",
