@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m aiflow.dev.demo
+	$(PY) -m aiflow.dev.cli dev
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check functions tests
@@ -86,4 +86,4 @@ deploy: build
 	fi
 
 clean:
-	rm -rf $(VENV) .aws-sam build .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.xml
+	rm -rf $(VENV) .venv-sam .aws-sam build .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.xml
