@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
@@ -102,6 +103,11 @@ def make_responder(config: ReceptionistConfig, *, clock: Clock = system_clock) -
     Raises:
         ConfigError: the engine cannot be imported or is not a responder factory.
     """
+    if config.llm is None and os.environ.get("AIFLOW_BEDROCK_MODEL_ID"):
+        # template.yaml sets this when EnableBedrock=true: use Bedrock without editing YAML.
+        from .llm import bedrock_responder
+
+        return bedrock_responder(config)
     if config.llm is None:
         return OfflineResponder(config, clock=clock)
     module_name, _, attr = config.llm.engine.partition(":")

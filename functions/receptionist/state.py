@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -43,6 +43,9 @@ class ReceptionistState(BaseModel):
     transfer_target: str | None = None
     last_speech: LastSpeech | None = None
     caller_started_at: int | None = Field(None, description="user_speech_started, Unix ms")
+    bedrock: dict[str, Any] = Field(
+        default_factory=dict, description="the LLM engine's conversation (receptionist.llm)"
+    )
 
 
 def state_of(call: Call) -> ReceptionistState:
