@@ -1,0 +1,148 @@
+"""The ``aiflow`` command: ``aiflow dev`` (local webhook) and ``aiflow call`` (a phone call
+in the terminal).
+
+    aiflow dev                                   # the reference assistant on :3000
+    aiflow dev tests.examples.hello:assistant --port 3001 --reload
+    aiflow call                                  # talk to the dev server
+    aiflow call https://abc.execute-api.eu-central-1.amazonaws.com/webhook --token ...
+    aiflow call --script caller.txt --transcript call.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+DEV_URL = "http://127.0.0.1:3000/webhook"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``aiflow`` console script."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = _parser()
+    args = parser.parse_args(args_list)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    # Like `python -m`, make modules in the working directory importable (tests.examples...).
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    if args.command == "dev":
+        return _dev(args, args_list)
+    return _call(args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="aiflow", description="Local development for sipgate AI Flow assistants."
+    )
+    commands = parser.add_subparsers(dest="command", metavar="{dev,call}")
+
+    dev = commands.add_parser(
+        "dev",
+        help="serve an assistant on loopback, as API Gateway + Lambda would",
+        description="Serve an assistant at http://HOST:PORT/webhook through its real Lambda "
+        "handler, with DynamoDB (embedded moto by default).",
+    )
+    dev.add_argument(
+        "target",
+        nargs="?",
+        default="receptionist.app:assistant",
+        help="module:object, an Assistant or a Lambda handler (default: %(default)s)",
+    )
+    dev.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    dev.add_argument("--port", type=int, default=3000, help="0 picks a free port (default: 3000)")
+    dev.add_argument(
+        "--dynamodb",
+        choices=["embedded", "endpoint", "aws"],
+        default="embedded",
+        help="embedded: moto in this process (default); endpoint: AWS_ENDPOINT_URL_DYNAMODB; "
+        "aws: the real service with your credentials",
+    )
+    dev.add_argument("--table", help="table name for --dynamodb endpoint|aws")
+    dev.add_argument("--template", type=Path, help="template.yaml with the table definitions")
+    dev.add_argument("--reload", action="store_true", help="restart when a source file changes")
+    dev.add_argument("-v", "--verbose", action="store_true", help="show Powertools' JSON logs")
+
+    call = commands.add_parser(
+        "call",
+        help="a phone call in the terminal against a webhook",
+        description="Call a webhook as the sipgate platform would, typing what the caller "
+        "says. Lines: text = speech, #12 = keys, /silence, /interrupt TEXT, /send JSON, "
+        "/hangup.",
+    )
+    call.add_argument(
+        "url",
+        nargs="?",
+        default=DEV_URL,
+        help="webhook URL, or module:object to call an assistant in process (default: %(default)s)",
+    )
+    call.add_argument("--token", help="X-API-TOKEN (default: $AIFLOW_API_TOKEN)")
+    call.add_argument("--caller", default="+4917612345678", help="the caller's number")
+    call.add_argument("--called", default="+4921198765400", help="the AI Flow number dialled")
+    call.add_argument("--session-id", help="call id (default: a new UUID)")
+    call.add_argument(
+        "--transfer-fails",
+        action="store_true",
+        help="transfers fail: with a timeout the caller comes back (session_start again)",
+    )
+    call.add_argument("--script", type=Path, help="read caller lines from FILE ('-': stdin)")
+    call.add_argument("--transcript", type=Path, help="save the transcript as JSON")
+    return parser
+
+
+def _dev(args: argparse.Namespace, argv: list[str]) -> int:
+    from rich.console import Console
+
+    from .run import DevOptions, run_dev, run_reloader
+
+    options = DevOptions(
+        target=args.target,
+        host=args.host,
+        port=args.port,
+        dynamodb=args.dynamodb,
+        table=args.table,
+        template=args.template,
+        verbose=args.verbose,
+    )
+    console = Console(soft_wrap=True)
+    if args.reload:
+        return run_reloader(argv, options, console)
+    return run_dev(options, console)
+
+
+def _call(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from ..errors import AiflowError
+    from ..testing.simulator import CallOptions, CallSimulator
+    from .call import run_call
+
+    options = CallOptions(
+        caller=args.caller,
+        called=args.called,
+        session_id=args.session_id,
+        transfer_fails=args.transfer_fails,
+    )
+    console = Console()
+    token = args.token if args.token is not None else os.environ.get("AIFLOW_API_TOKEN")
+    try:
+        call = CallSimulator(args.url, token=token, options=options)
+    except AiflowError as exc:
+        console.print(f"[bold red]aiflow call:[/] {exc.message}")
+        return 2
+    lines = None
+    if args.script is not None:
+        source = sys.stdin if str(args.script) == "-" else None
+        text = source.read() if source else args.script.read_text("utf-8")
+        lines = text.splitlines()
+    elif not sys.stdin.isatty():
+        lines = sys.stdin.read().splitlines()
+    return run_call(call, console=console, lines=lines, transcript=args.transcript)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

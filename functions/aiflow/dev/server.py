@@ -1,0 +1,215 @@
+"""The dev server: real HTTP on loopback in front of the real Lambda handler.
+
+Each request becomes an API Gateway HTTP API (v2) event (see :mod:`aiflow.dev.gateway`),
+so what runs locally is exactly what runs in Lambda. Standard library only
+(``http.server.ThreadingHTTPServer``).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from .gateway import GatewayResponse, LambdaHandler, LocalGateway
+
+MAX_BODY_BYTES = 10 * 1024 * 1024  # what API Gateway accepts
+
+
+@dataclass(frozen=True)
+class RequestLog:
+    """What the dev server logs about one request (one line each)."""
+
+    at: float
+    method: str
+    path: str
+    status: int
+    latency_ms: float
+    event_type: str | None = None
+    session_id: str | None = None
+    actions: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        """``23:48:45.712  3f2b9c1e  user_speak  200  speak,hangup  12.3 ms``."""
+        clock = time.strftime("%H:%M:%S", time.localtime(self.at))
+        millis = int((self.at % 1) * 1000)
+        call = (self.session_id or "-")[:8]
+        what = self.event_type or f"{self.method} {self.path}"
+        actions = ",".join(self.actions) or "-"
+        return (
+            f"{clock}.{millis:03d}  {call:<8}  {what:<24} {self.status}  {actions:<22} "
+            f"{self.latency_ms:7.1f} ms"
+        )
+
+
+class DevServer:
+    """Serves a Lambda handler on ``http://host:port`` (every path goes to the handler,
+    whose router answers 404 for anything but ``POST /webhook``).
+
+    Args:
+        handler: the Lambda handler, e.g. ``lambda_handler(assistant)``.
+        host: the address to bind; loopback unless you mean to expose it.
+        port: 0 picks a free port (see :attr:`port` after construction).
+        on_request: called with a :class:`RequestLog` after each request.
+    """
+
+    def __init__(
+        self,
+        handler: LambdaHandler,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 3000,
+        on_request: Callable[[RequestLog], None] | None = None,
+    ) -> None:
+        self.gateway = LocalGateway(handler)
+        self.on_request = on_request
+        self.httpd = ThreadingHTTPServer((host, port), _handler_class(self))
+        self.httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def host(self) -> str:
+        """The bound address."""
+        return str(self.httpd.server_address[0])
+
+    @property
+    def port(self) -> int:
+        """The bound port."""
+        return int(self.httpd.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """``http://host:port`` (IPv6 hosts in brackets)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def webhook_url(self) -> str:
+        """The URL to give the platform (or ``aiflow call``)."""
+        return f"{self.url}/webhook"
+
+    def serve_forever(self) -> None:
+        """Serve in this thread until :meth:`stop` (or Ctrl-C)."""
+        self.httpd.serve_forever(poll_interval=0.2)
+
+    def start(self) -> DevServer:
+        """Serve in a background thread; returns ``self``."""
+        self._thread = threading.Thread(
+            target=self.serve_forever, name="aiflow-dev-server", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        if self._thread is not None:
+            self.httpd.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self.httpd.server_close()
+
+    def __enter__(self) -> DevServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def handle(
+        self, method: str, target: str, headers: dict[str, str], body: bytes
+    ) -> GatewayResponse:
+        """Answer one request through the gateway and report it."""
+        started = time.perf_counter()
+        at = time.time()
+        response = self.gateway.request(method, target, headers, body)
+        latency = (time.perf_counter() - started) * 1000
+        if self.on_request is not None:
+            event_type, session_id = _peek_event(body)
+            log = RequestLog(
+                at=at,
+                method=method,
+                path=target.split("?", 1)[0],
+                status=response.status,
+                latency_ms=latency,
+                event_type=event_type,
+                session_id=session_id,
+                actions=_action_types(response.body) if response.status == 200 else [],
+            )
+            try:
+                self.on_request(log)
+            except Exception:  # a broken log callback must not fail the request
+                pass
+        return response
+
+
+def _handler_class(server: DevServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "aiflow-dev"
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_BODY_BYTES:
+                self._send(413, b'{"message":"Request Entity Too Large"}', close=True)
+                return
+            body = self.rfile.read(length) if length else b""
+            response = server.handle(self.command, self.path, dict(self.headers.items()), body)
+            self._send(response.status, response.body, headers=response.headers)
+
+        def _send(
+            self,
+            status: int,
+            body: bytes,
+            *,
+            headers: dict[str, str] | None = None,
+            close: bool = False,
+        ) -> None:
+            self.send_response(status)
+            sent = {k.lower() for k in (headers or {})}
+            for name, value in (headers or {}).items():
+                if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                    self.send_header(name, value)
+            if body and "content-type" not in sent:
+                self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            if close:
+                self.send_header("Connection", "close")
+                self.close_connection = True
+            self.end_headers()
+            if body and self.command != "HEAD":
+                self.wfile.write(body)
+
+        do_POST = do_GET = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # the dev server prints its own one-line log
+
+    return Handler
+
+
+def _peek_event(body: bytes) -> tuple[str | None, str | None]:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None, None
+    if not isinstance(data, dict):
+        return None, None
+    kind = data.get("type")
+    session = data.get("session")
+    session_id = session.get("id") if isinstance(session, dict) else None
+    return (
+        kind if isinstance(kind, str) else None,
+        session_id if isinstance(session_id, str) else None,
+    )
+
+
+def _action_types(body: bytes) -> list[str]:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return []
+    items = data if isinstance(data, list) else [data]
+    return [str(item.get("type")) for item in items if isinstance(item, dict)]

@@ -1,0 +1,16 @@
+"""Assistants that scenarios name (``assistant: tests.scenarios.assistants:<name>``).
+
+The shipped receptionist transfers callers only during opening hours; a scenario about
+transfers must not depend on the time it runs, so it calls this always-open twin.
+"""
+
+from receptionist.app import build_assistant
+from receptionist.config import load_config
+
+_config = load_config()
+
+receptionist_always_open = build_assistant(
+    _config.model_copy(
+        update={"transfer": _config.transfer.model_copy(update={"only_when_open": False})}
+    )
+)
