@@ -1,0 +1,406 @@
+"""Replies over time: stream sentences as they are ready, or send a filler now and the answer later.
+
+Over a WebSocket the platform accepts actions at any time, so a handler need not wait until
+its whole answer is ready. Two ways to use that, both harmless over HTTP:
+
+* A generator handler decorated with :func:`streaming`: each yielded sentence (``str``) or
+  action is sent as soon as the next one is under way::
+
+      @assistant.on_user_speak
+      @streaming
+      def answer(event: UserSpeakEvent, call: Call):
+          yield from agent.stream(call, event.text)      # one speak per finished sentence
+
+  ``async def`` generators work the same way. Over HTTP the items are collected into one
+  reply (consecutive sentences become one ``speak``).
+
+* :func:`send` from any handler: ``send("One moment, please …")`` goes out now over a
+  WebSocket and returns True; over HTTP it returns False and sends nothing (there the
+  deadline guard says the filler).
+
+The last sentence of a streamed answer is held back for ``lookahead`` (50 ms by default):
+when the generator ends within that time, the sentence goes to the core with the rest, and
+so gets the assistant's ``user_input_timeout``, and a ``hangup``/``transfer`` after it is
+held back until the speech has ended, exactly as for a returned list. A ``hangup`` or
+``transfer`` sent after streamed speech is always held back until that speech has ended.
+
+A streamed answer stops when the caller starts talking (``user_speech_started`` after the
+event it answers): the generator is closed, what was not sent yet is dropped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import queue
+import re
+import threading
+import time
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Iterable,
+    Iterator,
+    Sequence,
+)
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ..assistant import AfterSpeech, as_action
+from ..errors import AiflowError
+from ..protocol.actions import (
+    Action,
+    AudioAction,
+    BaseAction,
+    HangupAction,
+    SpeakAction,
+    TransferAction,
+    reply_body,
+)
+
+if TYPE_CHECKING:
+    from ..assistant import Assistant
+    from ..call import Call
+
+F = TypeVar("F", bound=Callable[..., Any])
+Item = str | BaseAction | AfterSpeech
+Sender = Callable[[str], None]
+"""Sends one JSON text frame to the platform; raises :class:`ConnectionGone` when it left."""
+
+DEFAULT_LOOKAHEAD_S = 0.05
+_SPEECH = (SpeakAction, AudioAction)
+_ENDS_SPEECH = (HangupAction, TransferAction)
+_END = object()
+
+
+class ConnectionGone(AiflowError):
+    """The WebSocket connection is closed: nothing more can be sent on it."""
+
+    code = "connection_gone"
+
+
+class SendFailed(AiflowError):
+    """A frame could not be sent (throttled, or the transport failed)."""
+
+    code = "send_failed"
+
+
+_CURRENT: ContextVar[Channel | None] = ContextVar("aiflow_ws_channel", default=None)
+
+
+def current() -> Channel | None:
+    """The channel of the event being handled, or None outside a WebSocket transport."""
+    return _CURRENT.get()
+
+
+def send(*items: Item) -> bool:
+    """Send ``items`` to the caller now, if the transport can (WebSocket).
+
+    Strings become ``speak`` actions with the assistant's defaults (no user-input timeout:
+    more is coming). Returns False when nothing was sent: over HTTP, after the caller
+    started talking, or after the connection closed.
+    """
+    channel = _CURRENT.get()
+    return channel.send(items) if channel is not None else False
+
+
+def streaming(func: F) -> F:
+    """Decorator for generator handlers: send each yielded item as soon as it is complete.
+
+    Place it below the ``@assistant.on_...`` decorator. See the module docstring.
+    """
+    if inspect.isasyncgenfunction(func):
+
+        @functools.wraps(func)
+        async def async_handler(*args: Any, **kwargs: Any) -> Any:
+            items: AsyncIterator[Item] = func(*args, **kwargs)
+            channel = _CURRENT.get()
+            if channel is None:
+                return collect([item async for item in items])
+            return await channel.stream_async(items)
+
+        return async_handler  # type: ignore[return-value]
+
+    @functools.wraps(func)
+    def handler(*args: Any, **kwargs: Any) -> Any:
+        items = func(*args, **kwargs)
+        if items is None or isinstance(items, str | BaseAction | AfterSpeech | Sequence):
+            return items  # not a generator after all: an ordinary result
+        channel = _CURRENT.get()
+        if channel is None:
+            return collect(items)
+        return channel.stream(items)
+
+    return handler  # type: ignore[return-value]
+
+
+def collect(items: Iterable[Item]) -> list[Item]:
+    """All items as one reply, consecutive sentences joined into one (the HTTP case)."""
+    result: list[Item] = []
+    for item in items:
+        if isinstance(item, str) and result and isinstance(result[-1], str):
+            result[-1] = f"{result[-1]} {item}"
+        elif not (isinstance(item, str) and not item.strip()):
+            result.append(item)
+    return result
+
+
+class _Lookahead:
+    """Decides what goes out now and what is held back for the core (the tail)."""
+
+    def __init__(self) -> None:
+        self.held: list[Item] = []
+
+    def add(self, item: Item) -> list[Item]:
+        """Hold ``item``; return what is now known not to be the tail."""
+        if isinstance(item, str) and not item.strip():
+            return []
+        if _is_speech(item) and any(_is_speech(h) for h in self.held):
+            out, self.held = self.held, [item]
+            return out
+        self.held.append(item)
+        return []
+
+    def timeout(self) -> list[Item]:
+        """The next item is slow: what is held is not the tail after all."""
+        out, self.held = self.held, []
+        return out
+
+
+class Channel:
+    """Sends actions of one event's handling to the platform, while the handler runs.
+
+    Created by the WebSocket transport for each event; handlers reach it through
+    :func:`send` and :func:`streaming`. Thread-safe.
+
+    Args:
+        assistant: for the speech defaults (voice, barge-in policy).
+        call: the call being handled (history is recorded as things are sent).
+        sender: sends one JSON text frame.
+        cancelled: whether the caller started talking (checked before each send).
+        lookahead: seconds a streamed item is held back to see whether it is the last.
+    """
+
+    def __init__(
+        self,
+        assistant: Assistant,
+        call: Call,
+        sender: Sender,
+        *,
+        cancelled: Callable[[], bool] = lambda: False,
+        lookahead: float = DEFAULT_LOOKAHEAD_S,
+    ) -> None:
+        self.assistant = assistant
+        self.call = call
+        self.sender = sender
+        self.cancelled = cancelled
+        self.lookahead = lookahead
+        self.sent: list[Action] = []
+        self.later: list[Action] = []
+        self.speeches = 0
+        self.frames = 0
+        self.closed: str | None = None  # why nothing more goes out
+        self.last_sent = time.monotonic()
+        self._lock = threading.RLock()
+
+    # --- sending ------------------------------------------------------------------------
+
+    def send(self, items: Iterable[Item], *, record: bool = True) -> bool:
+        """Send ``items`` now (one frame); hangup/transfer after speech are held back."""
+        with self._lock:
+            if self.closed is not None:
+                return False
+            if self._check_cancelled():
+                return False
+            now: list[Action] = []
+            for item, deferred in _flatten(items):
+                action = self._with_defaults(as_action(item))
+                spoke = self.speeches > 0 or any(isinstance(a, _SPEECH) for a in now)
+                if deferred or self.later or (spoke and isinstance(action, _ENDS_SPEECH)):
+                    self.later.append(action)
+                else:
+                    now.append(action)
+            if not now:
+                return bool(self.later)
+            body = reply_body(now)
+            assert body is not None
+            try:
+                self.sender(body)
+            except ConnectionGone:
+                self.close("gone")
+                return False
+            except SendFailed:
+                self.close("send_failed")
+                return False
+            self.frames += 1
+            self.last_sent = time.monotonic()
+            self.sent.extend(now)
+            self.speeches += sum(isinstance(a, _SPEECH) for a in now)
+            if record:
+                self._record(now)
+            return True
+
+    def close(self, reason: str) -> None:
+        """Send nothing more for this event (interrupted, gone, or the turn was given up)."""
+        with self._lock:
+            if self.closed is None:
+                self.closed = reason
+
+    def idle_seconds(self) -> float:
+        """Seconds since the last frame (or since the channel was created)."""
+        return time.monotonic() - self.last_sent
+
+    # --- streaming ----------------------------------------------------------------------
+
+    def stream(self, items: Iterable[Item]) -> list[Item]:
+        """Send ``items`` as they come; return the tail for the core (see module docstring)."""
+        source: queue.Queue[tuple[str, Any]] = queue.Queue()
+        stop = threading.Event()
+        iterator = iter(items)
+
+        def produce() -> None:
+            try:
+                for item in iterator:
+                    source.put(("item", item))
+                    if stop.is_set():
+                        break
+                source.put(("end", None))
+            except BaseException as exc:  # handed to the consumer, which raises it
+                source.put(("error", exc))
+            finally:
+                close = getattr(iterator, "close", None)
+                if stop.is_set() and callable(close):
+                    with contextlib.suppress(Exception):
+                        close()
+
+        threading.Thread(target=produce, name="aiflow-stream", daemon=True).start()
+        picker = _Lookahead()
+        try:
+            while True:
+                try:
+                    kind, value = source.get(timeout=self.lookahead if picker.held else None)
+                except queue.Empty:
+                    if not self._send_items(picker.timeout()):
+                        return []
+                    continue
+                if kind == "end":
+                    return self._tail(picker.held)
+                if kind == "error":
+                    raise value
+                if not self._send_items(picker.add(value)):
+                    return []
+        finally:
+            stop.set()
+
+    async def stream_async(self, items: AsyncIterable[Item]) -> list[Item]:
+        """:meth:`stream` for async generators."""
+        import asyncio  # only async streaming handlers pay for importing asyncio
+
+        iterator = aiter(items)
+        picker = _Lookahead()
+        pending: asyncio.Future[Any] | None = None
+        try:
+            while True:
+                if pending is None:
+                    pending = asyncio.ensure_future(_next(iterator))
+                try:
+                    if picker.held:
+                        value = await asyncio.wait_for(asyncio.shield(pending), self.lookahead)
+                    else:
+                        value = await pending
+                except TimeoutError:
+                    if not await asyncio.to_thread(self._send_items, picker.timeout()):
+                        return []
+                    continue
+                pending = None
+                if value is _END:
+                    return self._tail(picker.held)
+                if not await asyncio.to_thread(self._send_items, picker.add(value)):
+                    return []
+        finally:
+            if pending is not None and not pending.done():
+                pending.cancel()
+                with contextlib.suppress(BaseException):
+                    await pending
+            close = getattr(iterator, "aclose", None)
+            if callable(close):
+                with contextlib.suppress(Exception):
+                    await close()
+
+    def _send_items(self, items: list[Item]) -> bool:
+        """Send ``items`` unless empty; False when the channel is closed (stop streaming)."""
+        if items:
+            self.send(items)
+        return self.closed is None
+
+    def _tail(self, held: list[Item]) -> list[Item]:
+        """What the core gets when the stream ended: nothing if the caller cut us off."""
+        if self.closed is not None or (held and self._check_cancelled()):
+            return []
+        return held
+
+    # --- helpers ------------------------------------------------------------------------
+
+    def _check_cancelled(self) -> bool:
+        try:
+            cancelled = self.cancelled()
+        except Exception:
+            cancelled = False  # the check failed: better finish the answer than go silent
+        if cancelled:
+            self.close("interrupted")
+        return cancelled
+
+    def _with_defaults(self, action: Action) -> Action:
+        update: dict[str, Any] = {}
+        if (
+            isinstance(action, SpeakAction)
+            and action.tts is None
+            and self.assistant.voice is not None
+        ):
+            update["tts"] = self.assistant.voice
+        if (
+            isinstance(action, _SPEECH)
+            and action.barge_in is None
+            and self.assistant.barge_in is not None
+        ):
+            update["barge_in"] = self.assistant.barge_in
+        action = action.model_copy(update=update) if update else action
+        return action.for_session(self.call.session_id)
+
+    def _record(self, actions: list[Action]) -> None:
+        for action in actions:
+            if isinstance(action, SpeakAction):
+                text = action.text or " ".join(_strip_tags(action.ssml or "").split())
+                self.call.remember("assistant", text)
+            elif isinstance(action, TransferAction):
+                self.call.status = "transferring"
+
+
+def _is_speech(item: Item) -> bool:
+    return isinstance(item, str | SpeakAction | AudioAction)
+
+
+def _flatten(items: Iterable[Item]) -> Iterator[tuple[str | BaseAction, bool]]:
+    for item in items:
+        if isinstance(item, AfterSpeech):
+            for inner in item.actions:
+                yield inner, True
+        elif isinstance(item, str) and not item.strip():
+            continue
+        elif isinstance(item, str | BaseAction):
+            yield item, False
+        else:
+            raise TypeError(f"a streaming handler yielded {type(item).__name__}")
+
+
+def _strip_tags(ssml: str) -> str:
+    return re.sub(r"<[^>]+>", " ", ssml)
+
+
+async def _next(iterator: AsyncIterator[Item]) -> Any:
+    try:
+        return await anext(iterator)
+    except StopAsyncIteration:
+        return _END
