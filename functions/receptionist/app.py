@@ -13,7 +13,7 @@ from aiflow import (
     DtmfReceivedEvent,
     UserSpeakEvent,
 )
-from aiflow.lambda_ import lambda_handler, worker_handler
+from aiflow.lambda_ import lambda_handler, websocket_handler, worker_handler
 
 from .config import ReceptionistConfig, load_config
 from .engine import (
@@ -92,3 +92,4 @@ assistant = build_assistant(config)
 # template.yaml points the webhook function at `handler` and the worker at `worker`.
 handler = lambda_handler(assistant)
 worker = worker_handler(assistant)  # finishes turns that outran the time budget
+websocket = websocket_handler(assistant)  # the WebSocket API (infra/websocket.yaml)

@@ -170,6 +170,7 @@ class WebSocketHandler:
             if route in ("$connect", "CONNECT"):
                 refused = transport.connect(_headers(event))
                 if refused is None:
+                    observer.metrics.add_metric(name="Connects", unit="Count", value=1)
                     return {"statusCode": 200}
                 observer.finish(refused, (time.perf_counter() - started) * 1000)
                 return {
@@ -179,6 +180,7 @@ class WebSocketHandler:
                 }
             if route in ("$disconnect", "DISCONNECT"):
                 transport.disconnect(connection_id)
+                observer.metrics.add_metric(name="Disconnects", unit="Count", value=1)
                 return {"statusCode": 200}
             outcome = transport.receive(
                 connection_id,
