@@ -204,9 +204,17 @@ def cold_start(ours: str, ours_label: str, runs: int, first_runs: int) -> dict[s
     print(table([*headers, "modules"], rows))
     delta = med["ours"]["init"] - med["baseline"]["init"]
     print(f"  ours adds {delta:.1f} ms of import+init over the baseline (medians).")
-    print("  wall/cpu: the whole child process (interpreter start + import + init + exit), wall")
-    print("  clock and CPU time; init: inside the child around `import module; module.handler`.")
-    print("  The target is on the process wall time; CPU time is less sensitive to other load.")
+    print("  wall/cpu: the whole child process (interpreter start + import + init; it ends with")
+    print("  os._exit, as Lambda never tears the interpreter down), wall clock and CPU time;")
+    print("  init: inside the child around `import module; module.handler`. The target is on")
+    print("  the process wall time; CPU time is less sensitive to other load on the machine.")
+
+    busy = med["baseline"]["wall"] > 1.1 * (med["baseline"]["cpu"] + 5)
+    if busy:
+        print("  WARNING: wall time well above CPU time: the machine was busy during the runs,")
+        print(
+            "  so the wall ratio is unreliable; compare the CPU ratio or rerun on a quiet machine."
+        )
 
     first = first_event(ours, labels, first_runs)
     return {
@@ -218,6 +226,7 @@ def cold_start(ours: str, ours_label: str, runs: int, first_runs: int) -> dict[s
         "ratio_cpu": ratio["cpu"],
         "ratio_init": ratio["init"],
         "ratio_init_cpu": ratio["init_cpu"],
+        "busy": busy,
         "first_event": first,
     }
 
@@ -538,18 +547,22 @@ def package(build: bool) -> dict[str, Any]:
         forbidden = sorted(
             name for name in top if name.split("-")[0].lower() in FORBIDDEN_IN_PACKAGE
         )
-        rows.append([fn.name, len(files), mb(unzipped), mb(zipped), ", ".join(forbidden) or "none"])
+        pyc = sum(1 for p in files if p.suffix == ".pyc")
+        listed = ", ".join(forbidden) or "none"
+        rows.append([fn.name, len(files), pyc, mb(unzipped), mb(zipped), listed])
         sizes: Counter[str] = Counter()
         for p in files:
             sizes[p.relative_to(fn).parts[0]] += p.stat().st_size
         results["functions"][fn.name] = {
             "files": len(files),
+            "pyc": pyc,
             "unzipped_bytes": unzipped,
             "zipped_bytes": zipped,
             "forbidden": forbidden,
             "largest": dict(sizes.most_common(8)),
         }
-    print(table(["function", "files", "unzipped", "zipped (deflate)", "boto3/botocore/xray"], rows))
+    headers = ["function", "files", ".pyc", "unzipped", "zipped (deflate)", "boto3/botocore/xray"]
+    print(table(headers, rows))
     for name, info in results["functions"].items():
         largest = ", ".join(f"{k} {v / 1e6:.1f}" for k, v in info["largest"].items())
         print(f"  largest in {name} (MB, unzipped): {largest}")
@@ -721,7 +734,8 @@ def summary(results: dict[str, Any]) -> list[dict[str, Any]]:
             "cold init ratio ours/baseline",
             ratio <= INIT_RATIO_TARGET,
             f"{ratio:.3f} <= {INIT_RATIO_TARGET} (process wall, medians; process cpu"
-            f" {cold['ratio_cpu']:.3f}, in-child import+init {cold['ratio_init']:.3f})",
+            f" {cold['ratio_cpu']:.3f}, in-child import+init {cold['ratio_init']:.3f})"
+            + (" - machine busy, wall ratio unreliable" if cold["busy"] else ""),
         )
     warm_res = results.get("warm")
     if warm_res:
@@ -763,7 +777,7 @@ def main() -> int:
     parser.add_argument("--build", action="store_true", help="run `make build` first")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = parser.parse_args()
-    runs = args.runs or (5 if args.quick else 15)
+    runs = args.runs or (5 if args.quick else 20)
     calls = args.calls or (20 if args.quick else 150)
     first_runs = max(3, runs // 2) if args.quick else runs
 
