@@ -173,7 +173,9 @@ class Webhook:
         """Load the call, run the assistant, save what changed; fall back on our failures."""
         if event.type not in _STATEFUL and self.assistant.handler_for(event) is None:
             return Outcome()  # nothing would read or change the call: no storage request
-        deadline = time.monotonic() + (budget_ms or self.turn_budget_ms) / 1000
+        # A budget of 0 (the Lambda is about to time out) means "no time", not "the default".
+        budget = self.turn_budget_ms if budget_ms is None else budget_ms
+        deadline = time.monotonic() + budget / 1000
         outcome = Outcome()
         for attempt in range(self.max_attempts):
             try:
