@@ -1,0 +1,161 @@
+"""What API Gateway gets back for each kind of event: 200 with actions, 204, 413, 404."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from aiflow.dev.template import sample_events
+from aiflow.lambda_ import Settings
+
+from .conftest import CALLER, EVENTS_DIR, Line, Phone, invoke
+
+
+def test_the_greeting_is_one_speak_action_sent_as_a_json_object(phone: Phone) -> None:
+    reply = phone.send("session_start")
+
+    assert reply.status == 200
+    assert reply.headers["content-type"] == "application/json"
+    assert isinstance(reply.json, dict)
+    assert reply.json == {
+        "type": "speak",
+        "session_id": phone.session_id,
+        "text": "Hello, this is the test line. How can I help?",
+    }
+
+
+def test_several_actions_are_sent_as_a_json_array_in_order(phone: Phone) -> None:
+    phone.send("session_start")
+
+    reply = phone.send("user_speak", text="What is on the menu?")
+
+    assert reply.status == 200
+    assert isinstance(reply.json, list)
+    assert reply.said == ["Press 1 for sales.", "Press 2 for support."]
+    assert {a["session_id"] for a in reply.actions} == {phone.session_id}
+
+
+def test_the_caller_hears_their_words_echoed(phone: Phone) -> None:
+    phone.send("session_start")
+
+    assert phone.send("user_speak", text="I need a table for two").said == [
+        "You said: I need a table for two"
+    ]
+    assert phone.send("dtmf_received", digit="7").said == ["You pressed 7."]
+
+
+def test_events_without_anything_to_say_are_answered_204_with_an_empty_body(
+    phone: Phone,
+) -> None:
+    phone.send("session_start")
+
+    for kind in ("assistant_speak", "assistant_speech_ended", "user_input_timeout"):
+        reply = phone.send(kind)
+        assert reply.status == 204, kind
+        assert reply.text is None, kind
+        assert "content-type" not in reply.headers, kind
+
+
+def test_session_end_is_answered_204_even_when_its_handler_returns_speech(
+    line: Line, phone: Phone
+) -> None:
+    phone.send("session_start")
+
+    reply = phone.send("session_end", reason="hangup")
+
+    assert reply.status == 204
+    assert reply.text is None
+    assert ("session_end", None) in line.ran  # the handler did run; its speech is dropped
+    assert line.table.doc(phone.session_id)["status"] == "ended"
+
+
+def test_unknown_and_websocket_only_events_are_answered_204(phone: Phone) -> None:
+    phone.send("session_start")
+
+    assert phone.send("user_speech_started").status == 204
+    assert phone.send("call_recording_ready", url="https://example.com/x").status == 204
+    assert phone.send("sms_failed", error="unreachable").status == 204
+
+
+def test_a_body_above_the_size_limit_is_answered_413_and_nothing_runs(line: Line) -> None:
+    line.rebuild(settings=Settings(max_body_bytes=600))
+    phone = line.call(caller=CALLER)
+    small = json.dumps(phone.event("user_speak", text="short"))
+    padding = "x" * (600 - len(json.dumps(phone.event("user_speak", text=""))))
+
+    at_limit = phone.post(json.dumps(phone.event("user_speak", text=padding)), kind="user_speak")
+    too_big = phone.post(
+        json.dumps(phone.event("user_speak", text=padding + "y")), kind="user_speak"
+    )
+
+    assert len(small) < 600
+    assert at_limit.status == 200
+    assert too_big.status == 413
+    assert too_big.json["code"] == "body_too_large"
+    assert "600" in too_big.json["message"]
+    assert [kind for kind, _ in line.ran] == ["user_speak"]  # only the one at the limit
+
+
+def test_a_413_stores_nothing(line: Line) -> None:
+    line.rebuild(settings=Settings(max_body_bytes=100))
+    phone = line.call(caller=CALLER)
+
+    reply = phone.send("session_start")
+
+    assert reply.status == 413
+    assert line.table.items() == []
+    assert line.ran == []
+
+
+# Powertools warns when a request ends without metrics, as a 404 does (reported, harmless).
+@pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/webhook"),
+        ("PUT", "/webhook"),
+        ("DELETE", "/webhook"),
+        ("POST", "/"),
+        ("POST", "/webhook/extra"),
+        ("GET", "/health"),
+    ],
+)
+def test_other_routes_and_methods_get_a_json_error_and_run_nothing(
+    line: Line, phone: Phone, method: str, path: str
+) -> None:
+    body = json.dumps(phone.event("session_start"))
+
+    reply = phone.post(body, method=method, path=path)
+
+    assert reply.status in (404, 405)
+    assert reply.headers["content-type"] == "application/json"
+    assert set(reply.json) >= {"code", "message"}
+    assert line.ran == []
+    assert line.table.items() == []
+
+
+def test_the_sample_events_replayed_unchanged_are_one_well_answered_call(line: Line) -> None:
+    """Every file in infra/events as API Gateway delivers it (dev token included), in the
+    order of their ``timeEpoch``: one call, with the caller back after a failed transfer."""
+    events = sorted(
+        sample_events(EVENTS_DIR).values(), key=lambda e: e["requestContext"]["timeEpoch"]
+    )
+    speaking = {"session_start", "user_speak", "dtmf_received"}
+    seen: list[tuple[str, int]] = []
+
+    for event in events:
+        body = json.loads(event["body"])
+        reply = invoke(line.handler, event)
+        kind = body["type"]
+        answers = kind in speaking or (kind == "user_barge_in" and bool(body.get("text")))
+        assert reply.status == (200 if answers else 204), (kind, reply.text)
+        for action in reply.actions:
+            assert action["session_id"] == body["session"]["id"]
+        seen.append((kind, reply.status))
+
+    assert [kind for kind, _ in seen].count("session_start") == 2
+    assert line.receptionist.resumes == [(False, None), (True, "active")]
+    assert seen[-1] == ("session_end", 204)
+    (item,) = line.table.items()
+    assert json.loads(item["doc"]["S"])["status"] == "ended"
