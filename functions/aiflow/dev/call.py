@@ -67,6 +67,12 @@ class TerminalCall:
             f"call {self.call.session_id[:8]}[/]"
         )
         self._run(self.call.start)
+        if self.call.turns and self.call.turns[0].status in (401, 403):
+            self.console.print(
+                "[bold red]The webhook refused the token.[/] Pass [bold]--token[/] or set "
+                "AIFLOW_API_TOKEN (aiflow dev prints its token when it starts)."
+            )
+            self.call.state, self.call.ended_by = "ended", "refused token"
         return self.live
 
     def line(self, text: str) -> bool:

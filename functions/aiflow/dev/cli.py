@@ -16,6 +16,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..testing.simulator import CallOptions, CallSimulator
+
 DEV_URL = "http://127.0.0.1:3000/webhook"
 
 
@@ -118,7 +120,6 @@ def _call(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from ..errors import AiflowError
-    from ..testing.simulator import CallOptions, CallSimulator
     from .call import run_call
 
     options = CallOptions(
@@ -130,9 +131,12 @@ def _call(args: argparse.Namespace) -> int:
     console = Console()
     token = args.token if args.token is not None else os.environ.get("AIFLOW_API_TOKEN")
     try:
-        call = CallSimulator(args.url, token=token, options=options)
-    except AiflowError as exc:
-        console.print(f"[bold red]aiflow call:[/] {exc.message}")
+        if args.url.startswith(("http://", "https://")):
+            call = CallSimulator(args.url, token=token, options=options)
+        else:
+            call = _in_process(args.url, token, options)
+    except (AiflowError, ImportError) as exc:
+        console.print(f"[bold red]aiflow call:[/] {exc}")
         return 2
     lines = None
     if args.script is not None:
@@ -142,6 +146,19 @@ def _call(args: argparse.Namespace) -> int:
     elif not sys.stdin.isatty():
         lines = sys.stdin.read().splitlines()
     return run_call(call, console=console, lines=lines, transcript=args.transcript)
+
+
+def _in_process(target: str, token: str | None, options: CallOptions) -> CallSimulator:
+    """A call to ``module:object`` in this process, through its Lambda handler, with
+    Powertools as quiet as under ``aiflow dev``."""
+    import secrets
+
+    from .run import build_handler, quiet_powertools
+
+    quiet_powertools(verbose=False)
+    token = token or os.environ.get("AIFLOW_API_TOKEN") or secrets.token_urlsafe(18)
+    os.environ["AIFLOW_API_TOKEN"] = token  # what lambda_handler expects
+    return CallSimulator(build_handler(target), token=token, options=options)
 
 
 if __name__ == "__main__":

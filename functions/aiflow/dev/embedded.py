@@ -68,7 +68,9 @@ class EmbeddedDynamoDB:
         self.template = Path(template) if template is not None else find_template()
         self.prefix = prefix
         self.port = port
-        self.region = DEFAULT_REGION
+        # The region boto3 resolves for this process, so that clients built from the
+        # environment (a module-level lambda_handler) find the tables.
+        self.region = configured_region() or DEFAULT_REGION
         self.endpoint_url = ""
         self.tables: dict[str, str] = {}
         self._server: Any = None
@@ -159,9 +161,19 @@ class EmbeddedDynamoDB:
         if not has_aws_credentials():
             env["AWS_ACCESS_KEY_ID"] = LOCAL_CREDENTIALS["aws_access_key_id"]
             env["AWS_SECRET_ACCESS_KEY"] = LOCAL_CREDENTIALS["aws_secret_access_key"]
-        if not (os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")):
+        if configured_region() != self.region:
             env["AWS_DEFAULT_REGION"] = self.region
         return env
+
+
+def configured_region() -> str | None:
+    """The region boto3 would use here (environment or ``~/.aws/config``), if any."""
+    import boto3
+
+    try:
+        return boto3.Session().region_name
+    except Exception:
+        return None
 
 
 def has_aws_credentials() -> bool:

@@ -12,6 +12,7 @@ through :class:`~aiflow.dev.server.DevServer`. DynamoDB is, by choice:
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 import shlex
@@ -21,7 +22,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -53,9 +54,7 @@ class DevOptions:
     verbose: bool = False
 
 
-def run_dev(
-    options: DevOptions, console: Console, *, ready: Callable[[DevServer], None] | None = None
-) -> int:
+def run_dev(options: DevOptions, console: Console) -> int:
     """Set up DynamoDB and the token, import the assistant, serve until Ctrl-C."""
     quiet_powertools(options.verbose)
     with ExitStack() as stack:
@@ -68,7 +67,13 @@ def run_dev(
             server = DevServer(
                 handler, host=options.host, port=options.port, on_request=_printer(console)
             )
-        except (AiflowError, ImportError, OSError) as exc:
+        except OSError as exc:
+            problem = str(exc)
+            if exc.errno == errno.EADDRINUSE:
+                problem = f"port {options.port} on {options.host} is in use; choose --port"
+            console.print(f"[bold red]aiflow dev:[/] {escape(problem)}")
+            return 1
+        except (AiflowError, ImportError) as exc:
             console.print(f"[bold red]aiflow dev:[/] {escape(str(exc))}")
             return 1
         stack.callback(server.stop)
@@ -78,8 +83,6 @@ def run_dev(
             _banner(console, options, server, storage, token, generated)
         if options.host not in ("127.0.0.1", "localhost", "::1"):
             console.print(f"[yellow]listening on {options.host}: reachable from other hosts[/]")
-        if ready is not None:
-            ready(server)
         _stop_on_sigterm()
         try:
             server.serve_forever()
@@ -141,42 +144,38 @@ class Storage:
     table: str
 
 
-def _dynamodb(options: DevOptions) -> Any:
-    from contextlib import contextmanager
-
-    @contextmanager
-    def storage() -> Iterator[Storage]:
-        if options.dynamodb == "embedded":
-            template = options.template or find_template()
-            with EmbeddedDynamoDB(template) as db:
-                os.environ.update(db.environment())
-                yield Storage(f"embedded moto at {db.endpoint_url}", db.table_name())
-            return
-        if options.dynamodb == "endpoint":
-            endpoint = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB")
-            if not endpoint:
-                raise DevSetupError("--dynamodb endpoint needs AWS_ENDPOINT_URL_DYNAMODB")
-            table = options.table or os.environ.get("AIFLOW_TABLE_NAME")
-            if not table:
-                table = _create_tables(endpoint, options.template or find_template())
-            _use_table(table, fake_credentials=True)
-            yield Storage(f"endpoint {endpoint}", table)
-            return
-        if options.dynamodb == "aws":
-            table = options.table or os.environ.get("AIFLOW_TABLE_NAME")
-            if not table:
-                raise DevSetupError(
-                    "--dynamodb aws needs the table: --table NAME or AIFLOW_TABLE_NAME "
-                    "(the deployed stack's CallsTable)"
-                )
-            if not has_aws_credentials():
-                raise DevSetupError("--dynamodb aws needs AWS credentials (env or ~/.aws)")
-            _use_table(table, fake_credentials=False)
-            yield Storage("AWS (your credentials)", table)
-            return
-        raise DevSetupError(f"--dynamodb must be embedded, endpoint or aws, not {options.dynamodb}")
-
-    return storage()
+@contextmanager
+def _dynamodb(options: DevOptions) -> Iterator[Storage]:
+    """Where call records go; sets the environment a module-level ``lambda_handler`` reads."""
+    if options.dynamodb == "embedded":
+        template = options.template or find_template()
+        with EmbeddedDynamoDB(template) as db:
+            os.environ.update(db.environment())
+            yield Storage(f"embedded moto at {db.endpoint_url}", db.table_name())
+        return
+    if options.dynamodb == "endpoint":
+        endpoint = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB")
+        if not endpoint:
+            raise DevSetupError("--dynamodb endpoint needs AWS_ENDPOINT_URL_DYNAMODB")
+        table = options.table or os.environ.get("AIFLOW_TABLE_NAME")
+        if not table:
+            table = _create_tables(endpoint, options.template or find_template())
+        _use_table(table, fake_credentials=True)
+        yield Storage(f"endpoint {endpoint}", table)
+        return
+    if options.dynamodb == "aws":
+        table = options.table or os.environ.get("AIFLOW_TABLE_NAME")
+        if not table:
+            raise DevSetupError(
+                "--dynamodb aws needs the table: --table NAME or AIFLOW_TABLE_NAME "
+                "(the deployed stack's CallsTable)"
+            )
+        if not has_aws_credentials():
+            raise DevSetupError("--dynamodb aws needs AWS credentials (env or ~/.aws)")
+        _use_table(table, fake_credentials=False)
+        yield Storage("AWS (your credentials)", table)
+        return
+    raise DevSetupError(f"--dynamodb must be embedded, endpoint or aws, not {options.dynamodb}")
 
 
 def _use_table(table: str, *, fake_credentials: bool) -> None:

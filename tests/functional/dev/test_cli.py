@@ -198,8 +198,9 @@ def greeting(url: str) -> str:
 
 
 def test_call_runs_in_process_against_a_module(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    quiet_env(monkeypatch)
     script = tmp_path / "lines.txt"
     script.write_text("hi\n/hangup\n")
 
@@ -218,15 +219,62 @@ def test_call_reports_an_unreachable_url(capsys: pytest.CaptureFixture[str]) -> 
     assert "cannot reach http://127.0.0.1:9/webhook" in capsys.readouterr().out
 
 
+def quiet_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pin what the CLI sets in os.environ, so that monkeypatch restores it afterwards."""
+    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "INFO")
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    monkeypatch.setenv("AIFLOW_API_TOKEN", "in-process")
+
+
 def test_dev_with_aws_needs_a_table(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.delenv("AIFLOW_TABLE_NAME", raising=False)
-    # Set, so that monkeypatch restores them after `aiflow dev` quietened Powertools.
-    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "INFO")
-    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    quiet_env(monkeypatch)
 
     status = main(["dev", "tests.examples.hello:assistant", "--dynamodb", "aws", "--port", "0"])
 
     assert status == 1
     assert "--dynamodb aws needs the table" in capsys.readouterr().out
+
+
+def test_call_with_a_wrong_token_says_where_to_get_the_right_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from aiflow.dev.server import DevServer
+    from aiflow.lambda_ import Settings, lambda_handler
+    from aiflow.store import MemoryStore
+    from tests.examples.hello import assistant
+
+    handler = lambda_handler(assistant, store=MemoryStore(), token="right", settings=Settings())
+    with DevServer(handler, port=0) as server:
+        status = main(["call", server.webhook_url, "--token", "wrong", "--script", os.devnull])
+
+    output = capsys.readouterr().out
+    assert status == 1
+    assert "✗ session_start: HTTP 401" in output
+    assert "The webhook refused the token. Pass --token or set AIFLOW_API_TOKEN" in output
+
+
+def test_dev_can_use_any_dynamodb_endpoint(tmp_path: Path) -> None:
+    from aiflow.dev.embedded import EmbeddedDynamoDB
+
+    with EmbeddedDynamoDB(prefix="unused-") as db:  # stands in for DynamoDB Local
+        env = environment(
+            AWS_ENDPOINT_URL_DYNAMODB=db.endpoint_url,
+            AWS_ACCESS_KEY_ID="local",
+            AWS_SECRET_ACCESS_KEY="local",
+            AWS_DEFAULT_REGION=db.region,
+        )
+        args = ["dev", "tests.examples.hello:assistant", "--port", "0", "--dynamodb", "endpoint"]
+        process = Process(args, env=env)
+        try:
+            url = process.wait_for(r"webhook\s+(http://127\.0\.0\.1:\d+/webhook)").group(1)
+            table = process.wait_for(r"dynamodb\s+endpoint \S+, table (\S+)").group(1)
+            assert greeting(url) == "Hello! Say something."
+        finally:
+            assert process.stop() == 0
+        items = db.client().scan(TableName=table)["Items"]
+
+    assert table == "aiflow-local-CallsTable"
+    assert len(items) == 1
