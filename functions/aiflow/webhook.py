@@ -197,7 +197,10 @@ class Webhook:
                         reply = deadline_guard.filler(self.assistant)
                         outcome.deferred = True
                 after = call.to_doc()
-                if after != before:
+                # A session_end of a call we never stored (expired, or lost to an outage)
+                # would only create a record nobody reads.
+                unknown_end = stored is None and event.type == "session_end"
+                if after != before and not unknown_end:
                     outcome.store_requests += 1
                     self.store.save(
                         event.session.id, after, version=stored.version if stored else 0

@@ -22,6 +22,22 @@ from typing import TYPE_CHECKING, Any
 from .base import ConflictError, StoredCall, StoreError
 from .memory import DEFAULT_TTL_SECONDS
 
+# DynamoDB answers in milliseconds; these bound a broken network, not a slow table.
+CONNECT_TIMEOUT_S = 0.3
+READ_TIMEOUT_S = 0.6
+RETRY_PAUSE_S = 0.05
+_THROTTLED = frozenset(
+    {
+        "ThrottlingException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+    }
+)
+_SERVER_ERRORS = frozenset({"InternalServerError", "ServiceUnavailable"})
+_CONNECTION_ERRORS = frozenset(
+    {"EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError", "ConnectionClosedError"}
+)
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
@@ -60,24 +76,41 @@ class DynamoDBStore:
 
     @property
     def client(self) -> DynamoDBClient:
-        """The boto3 client (created on first use, then reused across invocations)."""
+        """The boto3 client (created on first use, then reused across invocations).
+
+        Its timeouts are short and botocore's own retries are off: botocore's defaults
+        (60 s timeouts, up to 1+2+4 s of backoff) would outlive the caller's patience and the
+        Lambda timeout. The store retries once itself, quickly, where that is safe.
+        """
         if self._client is None:
             import boto3
+            from botocore.config import Config
 
-            self._client = boto3.client("dynamodb")
+            config = Config(
+                connect_timeout=CONNECT_TIMEOUT_S,
+                read_timeout=READ_TIMEOUT_S,
+                retries={"total_max_attempts": 1},
+                tcp_keepalive=True,
+            )
+            self._client = boto3.client("dynamodb", config=config)
         return self._client
 
     def load(self, session_id: str) -> StoredCall | None:
         """See :meth:`aiflow.store.CallStore.load`."""
-        try:
-            found = self.client.get_item(
-                TableName=self.table_name,
-                Key={"session_id": {"S": session_id}},
-                ConsistentRead=True,
-                ProjectionExpression="version, expires_at, doc",
-            )
-        except Exception as exc:
-            raise _store_error("GetItem", exc) from exc
+        for attempt in (1, 2):
+            try:
+                found = self.client.get_item(
+                    TableName=self.table_name,
+                    Key={"session_id": {"S": session_id}},
+                    ConsistentRead=True,
+                    ProjectionExpression="version, expires_at, doc",
+                )
+                break
+            except Exception as exc:
+                # A read can always be repeated: once, after a short pause.
+                if attempt == 2 or not _retryable(exc, write=False):
+                    raise _store_error("GetItem", exc) from exc
+                time.sleep(RETRY_PAUSE_S)
         item = found.get("Item")
         if not item or int(item["expires_at"]["N"]) <= self.clock():
             return None  # TTL deletion lags by up to days: an expired item is no call
@@ -99,18 +132,31 @@ class DynamoDBStore:
         else:
             condition = "version = :v AND expires_at > :now"
             values = {":v": {"N": str(version)}, ":now": {"N": str(now)}}
-        try:
-            self.client.put_item(
-                TableName=self.table_name,
-                Item=item,
-                ConditionExpression=condition,
-                ExpressionAttributeValues=values,
-            )
-        except Exception as exc:
-            if _error_code(exc) == "ConditionalCheckFailedException":
-                raise ConflictError(f"call record changed since version {version}") from None
-            raise _store_error("PutItem", exc) from exc
+        for attempt in (1, 2):
+            try:
+                self.client.put_item(
+                    TableName=self.table_name,
+                    Item=item,
+                    ConditionExpression=condition,
+                    ExpressionAttributeValues=values,
+                )
+                break
+            except Exception as exc:
+                if _error_code(exc) == "ConditionalCheckFailedException":
+                    raise ConflictError(f"call record changed since version {version}") from None
+                if attempt == 2 or not _retryable(exc, write=True):
+                    raise _store_error("PutItem", exc) from exc
+                time.sleep(RETRY_PAUSE_S)
         return version + 1
+
+
+def _retryable(exc: Exception, *, write: bool) -> bool:
+    code = _error_code(exc)
+    if code in _THROTTLED:
+        return True  # refused before it was applied: safe to repeat, even a write
+    if write:
+        return False  # a timed-out write may have been applied; repeating could apply it twice
+    return code in _SERVER_ERRORS or type(exc).__name__ in _CONNECTION_ERRORS
 
 
 def _error_code(exc: Exception) -> str:

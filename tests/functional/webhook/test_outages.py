@@ -49,6 +49,13 @@ FAILURES: dict[str, Callable[[str], Exception]] = {
 }
 
 
+THROTTLE_CODES = {
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+}
+
+
 @contextmanager
 def failing(client: Any, operation: str, error: Exception) -> Iterator[list[str]]:
     """Make every ``operation`` request of ``client`` raise ``error`` (after botocore's
@@ -84,7 +91,7 @@ def test_when_reading_the_call_fails_the_caller_hears_the_fallback(
     with failing(line.client, "GetItem", make_error("GetItem")) as attempts:
         reply = phone.send("user_speak", text="are you there?")
 
-    assert attempts == ["GetItem"]
+    assert attempts == ["GetItem", "GetItem"]  # a read is retried once, quickly
     assert reply.status == 200
     assert reply.said == [line.assistant.fallback]
     assert reply.json["session_id"] == phone.session_id
@@ -102,7 +109,9 @@ def test_when_saving_the_call_fails_the_caller_hears_the_fallback_and_nothing_ha
     with failing(line.client, "PutItem", make_error("PutItem")) as attempts:
         reply = phone.send("user_speak", text="book it, please")
 
-    assert attempts == ["PutItem"]
+    # Only a refused (throttled) write is surely unapplied and so safe to send again.
+    code = getattr(make_error("PutItem"), "response", {}).get("Error", {}).get("Code")
+    assert attempts == ["PutItem"] * (2 if code in THROTTLE_CODES else 1)
     assert reply.status == 200
     assert reply.said == [line.assistant.fallback]
     assert line.table.item(phone.session_id) == before
@@ -253,12 +262,6 @@ def throttled_response(request: Any, **_: Any) -> AWSResponse:
 
 
 @pytest.mark.slow  # botocore's retries take a few seconds
-@pytest.mark.xfail(
-    strict=True,
-    reason="Bug: store requests are not bounded by the turn budget; the default DynamoDB "
-    "client retries a throttled request 4 times with up to 1+2+4 s of backoff "
-    "(botocore standard mode), so a throttled table answers after seconds, not < 1 s",
-)
 def test_a_throttled_table_still_answers_the_caller_within_the_turn_budget(line: Line) -> None:
     store = DynamoDBStore(line.table.name)  # the store's own client, as in Lambda
     line.rebuild(settings=Settings(turn_budget_ms=500), store=store)
@@ -307,11 +310,6 @@ class UnresponsiveEndpoint:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="Bug: the default DynamoDB client keeps botocore's 60 s connect/read timeouts, so "
-    "an unresponsive endpoint outlives the Lambda timeout and API Gateway answers 5xx",
-)
 def test_an_unresponsive_dynamodb_endpoint_still_gets_the_caller_an_answer(
     line: Line, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -95,12 +95,6 @@ def test_a_turn_that_falls_back_for_a_handler_bug_costs_one_read_and_one_write(
     assert ops == READ_WRITE  # the fallback sentence is remembered in the history
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Extra write: a session_end for a call without a record (expired, or never "
-    "saved because of an outage) creates a new record with status 'ended' that nothing "
-    "will ever read",
-)
 def test_session_end_of_a_call_without_a_record_writes_nothing(line: Line) -> None:
     phone = line.call(caller=CALLER)
 
