@@ -2,7 +2,8 @@
 
 Each request becomes an API Gateway HTTP API (v2) event (see :mod:`aiflow.dev.gateway`),
 so what runs locally is exactly what runs in Lambda. Standard library only
-(``http.server.ThreadingHTTPServer``).
+(``http.server.ThreadingHTTPServer``). With a WebSocket handler, ``ws://host:port/ws`` is
+served on the same port as an API Gateway WebSocket API (see :mod:`aiflow.dev.websocket`).
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ class DevServer:
         host: the address to bind; loopback unless you mean to expose it.
         port: 0 picks a free port (see :attr:`port` after construction).
         on_request: called with a :class:`RequestLog` after each request.
+        websocket: the WebSocket Lambda handler (:func:`aiflow.lambda_.websocket_handler`)
+            to serve at ``/ws``; None: no WebSocket.
     """
 
     def __init__(
@@ -64,9 +67,15 @@ class DevServer:
         host: str = "127.0.0.1",
         port: int = 3000,
         on_request: Callable[[RequestLog], None] | None = None,
+        websocket: Any | None = None,
     ) -> None:
         self.gateway = LocalGateway(handler)
         self.on_request = on_request
+        self.websocket = None
+        if websocket is not None:
+            from .websocket import LocalWebSocketGateway
+
+            self.websocket = LocalWebSocketGateway(websocket, on_request=on_request)
         self.httpd = ThreadingHTTPServer((host, port), _handler_class(self))
         self.httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -92,6 +101,11 @@ class DevServer:
         """The URL to give the platform (or ``aiflow call``)."""
         return f"{self.url}/webhook"
 
+    @property
+    def ws_url(self) -> str:
+        """The WebSocket URL (``ws://host:port/ws``), served when a handler was given."""
+        return "ws" + self.url[len("http") :] + "/ws"
+
     def serve_forever(self) -> None:
         """Serve in this thread until :meth:`stop` (or Ctrl-C)."""
         self.httpd.serve_forever(poll_interval=0.2)
@@ -106,6 +120,8 @@ class DevServer:
 
     def stop(self) -> None:
         """Stop serving and close the socket."""
+        if self.websocket is not None:
+            self.websocket.close_all()
         if self._thread is not None:
             self.httpd.shutdown()
             self._thread.join(timeout=5)
@@ -151,6 +167,10 @@ def _handler_class(server: DevServer) -> type[BaseHTTPRequestHandler]:
         server_version = "aiflow-dev"
 
         def _serve(self) -> None:
+            if server.websocket is not None and server.websocket.wants(self):
+                self.close_connection = True
+                server.websocket.serve(self)  # until the WebSocket closes
+                return
             length = int(self.headers.get("Content-Length") or 0)
             if length > MAX_BODY_BYTES:
                 self._send(413, b'{"message":"Request Entity Too Large"}', close=True)

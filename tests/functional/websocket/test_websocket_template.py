@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import ast
+import importlib
 import re
 from pathlib import Path
 from typing import Any
@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from aiflow.dev.template import REPO_ROOT, load_template, resources_of_type
+from aiflow.lambda_.websocket import WebSocketHandler
 
 ROOT_TEMPLATE = REPO_ROOT / "template.yaml"
 NESTED_TEMPLATE = REPO_ROOT / "infra" / "websocket.yaml"
@@ -118,17 +119,11 @@ def test_the_function(root: dict[str, Any], nested: dict[str, Any]) -> None:
 def test_the_handler_exists_in_the_code(root: dict[str, Any], nested: dict[str, Any]) -> None:
     handler = root["Resources"]["WebSocket"]["Properties"]["Parameters"]["Handler"]
     assert handler == nested["Parameters"]["Handler"]["Default"]
-    module, _, name = handler.rpartition(".")
-    source = REPO_ROOT / "functions" / (module.replace(".", "/") + ".py")
-    tree = ast.parse(source.read_text(encoding="utf-8"))
-    assigned = {
-        target.id
-        for node in tree.body
-        if isinstance(node, ast.Assign)
-        for target in node.targets
-        if isinstance(target, ast.Name)
-    }
-    assert name in assigned
+    module_name, _, name = handler.rpartition(".")
+    module = importlib.import_module(module_name)
+    entry = getattr(module, name)
+    assert callable(entry)
+    assert isinstance(entry, WebSocketHandler)
 
 
 def test_the_makefile_builds_the_function() -> None:
