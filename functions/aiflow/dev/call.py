@@ -32,7 +32,12 @@ from ..protocol.actions import (
     SpeakAction,
     TransferAction,
 )
-from ..testing.describe import describe_action, speech_settings, speech_text
+from ..testing.describe import (
+    audio_duration_ms,
+    describe_action,
+    speech_settings,
+    speech_text,
+)
 from ..testing.simulator import CallSimulator, SimulatorError, TurnResult
 
 HELP = (
@@ -159,9 +164,10 @@ class TerminalCall:
 
     def _action_line(self, action: Action) -> str:
         if isinstance(action, SpeakAction | AudioAction):
-            text = speech_text(action) if isinstance(action, SpeakAction) else "(audio)"
-            if isinstance(action, AudioAction):
-                text = describe_action(action).split("  [")[0]
+            if isinstance(action, SpeakAction):
+                text = speech_text(action)
+            else:
+                text = f"(audio {audio_duration_ms(action.audio) / 1000:.1f} s)"
             extras = speech_settings(action)
             suffix = f"  [dim]{escape(extras)}[/]" if extras else ""
             return f"[green]assistant ›[/] {escape(text)}{suffix}"

@@ -356,20 +356,21 @@ def _watch_roots(target: str) -> list[Path]:
     return sorted(set(roots))
 
 
-def _mtimes(roots: list[Path]) -> dict[Path, float]:
-    found: dict[Path, float] = {}
+def _mtimes(roots: list[Path]) -> dict[Path, tuple[int, int]]:
+    found: dict[Path, tuple[int, int]] = {}
     for root in roots:
         for path in root.rglob("*"):
             if "__pycache__" in path.parts or path.suffix not in (".py", ".yaml", ".yml", ".json"):
                 continue
             try:
-                found[path] = path.stat().st_mtime
+                stat = path.stat()
             except OSError:
                 continue
+            found[path] = (stat.st_mtime_ns, stat.st_size)  # size: coarse mtime clocks
     return found
 
 
-def _changed(before: dict[Path, float], after: dict[Path, float]) -> str:
+def _changed(before: dict[Path, tuple[int, int]], after: dict[Path, tuple[int, int]]) -> str:
     for path in sorted(set(before) | set(after)):
         if before.get(path) != after.get(path):
             return str(path)
