@@ -125,7 +125,8 @@ def ours_module() -> tuple[str, str]:
     except (ImportError, ValueError):
         spec = None
     source = Path(spec.origin).read_text() if spec and spec.origin else ""
-    if re.search(r"^handler\s*[:=]", source, re.MULTILINE):
+    # A module-level `handler = ...` or a lazily built entry point named "handler".
+    if re.search(r"^handler\s*[:=]|^\s*\"handler\":", source, re.MULTILINE):
         return OURS_DEPLOYED, OURS_DEPLOYED
     print(f"  ({OURS_DEPLOYED} has no module-level handler yet: using bench/{OURS_FALLBACK}.py)")
     return OURS_FALLBACK, f"bench/{OURS_FALLBACK}.py"

@@ -6,6 +6,9 @@ start), so a broken YAML fails the deployment's first request loudly instead of 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from aiflow import (
     Assistant,
     AssistantSpeakEvent,
@@ -89,7 +92,20 @@ config = load_config()
 assistant = build_assistant(config)
 
 # --- Lambda entry points ------------------------------------------------------------------
-# template.yaml points the webhook function at `handler` and the worker at `worker`.
-handler = lambda_handler(assistant)
-worker = worker_handler(assistant)  # finishes turns that outran the time budget
-websocket = websocket_handler(assistant)  # the WebSocket API (infra/websocket.yaml)
+# template.yaml points the webhook function at `handler`, the worker at `worker` and the
+# WebSocket API at `websocket`. Each function builds only the entry point it uses (on first
+# attribute access, which the Lambda runtime does during init): a cold start pays for one.
+_ENTRY_POINTS: dict[str, Callable[[Assistant], Any]] = {
+    "handler": lambda_handler,
+    "worker": worker_handler,  # finishes turns that outran the time budget
+    "websocket": websocket_handler,
+}
+
+
+def __getattr__(name: str) -> Any:
+    factory = _ENTRY_POINTS.get(name)
+    if factory is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    entry = factory(assistant)
+    globals()[name] = entry
+    return entry

@@ -112,10 +112,9 @@ def default_deferrer(settings: Settings) -> Deferrer | None:
         return None
     from ..deadline import LambdaDeferrer
 
-    deferrer = LambdaDeferrer(settings.worker_function)
-    if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
-        _ = deferrer.client  # during init, like the DynamoDB client
-    return deferrer
+    # Its client is created on the first slow turn: the Lambda service model costs ~30 ms,
+    # which every cold start would pay, while most instances never need it.
+    return LambdaDeferrer(settings.worker_function)
 
 
 def token_source(settings: Settings) -> TokenSource:
@@ -126,10 +125,18 @@ def token_source(settings: Settings) -> TokenSource:
     if settings.token_secret:
         secret, max_age = settings.token_secret, settings.token_cache_seconds
 
-        def read_secret() -> str | None:
-            from aws_lambda_powertools.utilities import parameters
+        provider: Any = None
 
-            value = parameters.get_secret(secret, max_age=max_age)
+        def read_secret() -> str | None:
+            nonlocal provider
+            if provider is None:
+                import boto3
+                from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+                # A client of the default session: Powertools' own would build a new
+                # session and load botocore's data again (~70 ms on the first call).
+                provider = SecretsProvider(boto3_client=boto3.client("secretsmanager"))
+            value = provider.get(secret, max_age=max_age)
             return value if isinstance(value, str) else None
 
         return read_secret
