@@ -88,7 +88,12 @@ def lambda_handler(
         try:
             return app.resolve(event, context)
         finally:
-            observer.metrics.flush_metrics(raise_on_empty_metrics=False)
+            # Routes outside the webhook (404/405) record nothing: no empty-flush warning.
+            if observer.metrics.metric_set:
+                observer.metrics.flush_metrics(raise_on_empty_metrics=False)
+            # With POWERTOOLS_METRICS_DISABLED the flush keeps the set: start every
+            # invocation afresh.
+            observer.metrics.clear_metrics()
 
     handler.webhook = webhook  # type: ignore[attr-defined]  # for tests and the dev server
     return handler
