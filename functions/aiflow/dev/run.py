@@ -65,7 +65,11 @@ def run_dev(options: DevOptions, console: Console) -> int:
             os.environ["AIFLOW_API_TOKEN"] = token  # a module-level lambda_handler reads it
             handler = build_handler(options.target)
             server = DevServer(
-                handler, host=options.host, port=options.port, on_request=_printer(console)
+                handler,
+                host=options.host,
+                port=options.port,
+                on_request=_printer(console),
+                websocket=build_websocket_handler(options.target),
             )
         except OSError as exc:
             problem = str(exc)
@@ -98,30 +102,21 @@ def build_handler(target: str) -> Any:
     if isinstance(obj, Assistant):
         from ..lambda_ import lambda_handler
 
-        return _clearing_metrics(lambda_handler(obj))
+        return lambda_handler(obj)
     if callable(obj):
-        return _clearing_metrics(obj)
+        return obj
     raise DevSetupError(f"{target} is a {type(obj).__name__}, not an Assistant or a handler")
 
 
-def _clearing_metrics(handler: Any) -> Any:
-    """With POWERTOOLS_METRICS_DISABLED, Powertools never clears its (process-wide) metric
-    set, so it grows with every request and warns about repeated dimensions: clear it."""
-    disabled = os.environ.get("POWERTOOLS_METRICS_DISABLED", "").lower() in ("1", "true", "yes")
-    if not disabled:
-        return handler
-    from aws_lambda_powertools import Metrics
+def build_websocket_handler(target: str) -> Any:
+    """The WebSocket Lambda handler for ``module:object`` (``websocket_handler`` of an
+    Assistant, as deployed), or None when the target is not an Assistant."""
+    obj = load_object(target)
+    if isinstance(obj, Assistant):
+        from ..lambda_ import websocket_handler
 
-    metrics = Metrics()
-
-    def handle(event: dict[str, Any], context: Any) -> Any:
-        try:
-            return handler(event, context)
-        finally:
-            metrics.clear_metrics()
-
-    handle.webhook = getattr(handler, "webhook", None)  # type: ignore[attr-defined]
-    return handle
+        return websocket_handler(obj)
+    return None
 
 
 def quiet_powertools(verbose: bool) -> None:
@@ -247,6 +242,11 @@ def _banner(
     call_cmd = f"aiflow call {url}" + (f" --token {token}" if generated else "")
     console.print(f"[bold]aiflow dev[/] serving [bold]{escape(options.target)}[/]")
     console.print(f"  webhook   [bold]{url}[/]  (POST, API Gateway HTTP API v2 → Lambda handler)")
+    if server.websocket is not None:
+        console.print(
+            f"  websocket [bold]{server.ws_url}[/]  (API Gateway WebSocket API → Lambda handler; "
+            f"aiflow call --ws)"
+        )
     console.print(f"  dynamodb  {escape(storage.description)}, table {escape(storage.table)}")
     console.print(f"  token     {escape(token if generated else '(set)')}  [dim]{token_note}[/]")
     console.print("  try it:")
