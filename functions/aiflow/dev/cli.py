@@ -4,6 +4,7 @@ in the terminal).
     aiflow dev                                   # the reference assistant on :3000
     aiflow dev tests.examples.hello:assistant --port 3001 --reload
     aiflow call                                  # talk to the dev server
+    aiflow call --ws                             # ... over its WebSocket (ws://127.0.0.1:3000/ws)
     aiflow call https://abc.execute-api.eu-central-1.amazonaws.com/webhook --token ...
     aiflow call --script caller.txt --transcript call.json
 """
@@ -15,10 +16,12 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from ..testing.simulator import CallOptions, CallSimulator
 
 DEV_URL = "http://127.0.0.1:3000/webhook"
+DEV_WS_URL = "ws://127.0.0.1:3000/ws"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -91,6 +94,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="transfers fail: with a timeout the caller comes back (session_start again)",
     )
+    call.add_argument(
+        "--ws",
+        action="store_true",
+        help=f"call over a WebSocket, as the platform does in WebSocket mode (default URL "
+        f"{DEV_WS_URL}; a ws:// or wss:// URL implies it)",
+    )
     call.add_argument("--script", type=Path, help="read caller lines from FILE ('-': stdin)")
     call.add_argument("--transcript", type=Path, help="save the transcript as JSON")
     return parser
@@ -131,7 +140,10 @@ def _call(args: argparse.Namespace) -> int:
     console = Console()
     token = args.token if args.token is not None else os.environ.get("AIFLOW_API_TOKEN")
     try:
-        if args.url.startswith(("http://", "https://")):
+        if args.ws or args.url.startswith(("ws://", "wss://")):
+            url = DEV_WS_URL if args.url == DEV_URL else args.url
+            call = _websocket(url, token, options, console)
+        elif args.url.startswith(("http://", "https://")):
             call = CallSimulator(args.url, token=token, options=options)
         else:
             call = _in_process(args.url, token, options)
@@ -146,6 +158,22 @@ def _call(args: argparse.Namespace) -> int:
     elif not sys.stdin.isatty():
         lines = sys.stdin.read().splitlines()
     return run_call(call, console=console, lines=lines, transcript=args.transcript)
+
+
+def _websocket(url: str, token: str | None, options: CallOptions, console: Any) -> CallSimulator:
+    """A call over a WebSocket: the simulator's platform side sends each event as a frame
+    (see :class:`aiflow.dev.websocket.WebSocketClientTransport`)."""
+    from .websocket import WebSocketClientTransport
+
+    def arrived(actions: list[dict[str, Any]], seconds: float) -> None:
+        kinds = ",".join(str(a.get("type")) for a in actions)
+        console.print(f"[dim]          frame after {seconds * 1000:.0f} ms: {kinds}[/]")
+
+    transport = WebSocketClientTransport(url, token or "", on_frame=arrived)
+    # The simulator plays the platform; only its transport differs (no HTTP is sent).
+    call = CallSimulator("http://websocket.invalid/", token=token or "", options=options)
+    call.transport = transport
+    return call
 
 
 def _in_process(target: str, token: str | None, options: CallOptions) -> CallSimulator:

@@ -244,13 +244,15 @@ def _banner(
     console.print(f"  webhook   [bold]{url}[/]  (POST, API Gateway HTTP API v2 → Lambda handler)")
     if server.websocket is not None:
         console.print(
-            f"  websocket [bold]{server.ws_url}[/]  (API Gateway WebSocket API → Lambda handler; "
-            f"aiflow call --ws)"
+            f"  websocket [bold]{server.ws_url}[/]  (API Gateway WebSocket API → Lambda handler)"
         )
     console.print(f"  dynamodb  {escape(storage.description)}, table {escape(storage.table)}")
     console.print(f"  token     {escape(token if generated else '(set)')}  [dim]{token_note}[/]")
     console.print("  try it:")
     console.print(f"    {escape(call_cmd)}", highlight=False, soft_wrap=True)
+    if server.websocket is not None:
+        ws_cmd = f"aiflow call {server.ws_url}" + (f" --token {token}" if generated else "")
+        console.print(f"    {escape(ws_cmd)}", highlight=False, soft_wrap=True)
     console.print(f"    {escape(curl)}", highlight=False, soft_wrap=True)
     console.print(
         "[dim]  one line per event: time, call, event, status, actions, latency. Ctrl-C stops.[/]"

@@ -434,9 +434,9 @@ class WebSocketClientTransport:
             )
         except InvalidStatus as exc:
             status = exc.response.status_code
+            detail = bytes(exc.response.body or b"").decode("utf-8", errors="replace")
             raise SimulatorError(
-                f"{url} refused the connection: HTTP {status} {exc.response.body!r}",
-                code="refused",
+                f"{url} refused the connection: HTTP {status} {detail}".strip(), code="refused"
             ) from None
         except OSError as exc:
             raise SimulatorError(f"cannot reach {url}: {exc}", code="unreachable") from None
