@@ -197,6 +197,7 @@ class Channel:
         self.sender = sender
         self.cancelled = cancelled
         self.lookahead = lookahead
+        self.close_timeout = 2.0
         self.sent: list[Action] = []
         self.later: list[Action] = []
         self.speeches = 0
@@ -275,7 +276,8 @@ class Channel:
                     with contextlib.suppress(Exception):
                         close()
 
-        threading.Thread(target=produce, name="aiflow-stream", daemon=True).start()
+        producer = threading.Thread(target=produce, name="aiflow-stream", daemon=True)
+        producer.start()
         picker = _Lookahead()
         try:
             while True:
@@ -293,6 +295,9 @@ class Channel:
                     return []
         finally:
             stop.set()
+            # Stopped early: let the generator close before the call is saved, so that what
+            # it does on the way out (nothing is committed on close) cannot race the save.
+            producer.join(self.close_timeout)
 
     async def stream_async(self, items: AsyncIterable[Item]) -> list[Item]:
         """:meth:`stream` for async generators."""
