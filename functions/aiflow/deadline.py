@@ -33,8 +33,8 @@ logger = logging.getLogger("aiflow.deadline")
 Deferrer = Callable[[dict[str, Any]], None]
 """Starts the worker for a slow turn with the given JSON payload; must not block."""
 
-# Nobody waits for an answer to these, so a slow handler simply gets the fallback (nothing).
-NOT_DEFERRED = frozenset({"session_end", "assistant_speak", "user_speech_started"})
+# Nobody waits for an answer to these: no filler, no fallback speech, no slow turn.
+NO_ANSWER_EXPECTED = frozenset({"session_end", "assistant_speak", "user_speech_started"})
 _DELIVERY_EVENTS = frozenset({"assistant_speech_ended", "user_input_timeout"})
 
 

@@ -37,7 +37,7 @@ TOKEN_HEADERS = ("x-api-token", "x-api-key")
 DEFAULT_MAX_BODY_BYTES = 256 * 1024
 DEFAULT_TURN_BUDGET_MS = 2500
 # Events that read or change the call even without a handler of their own.
-_STATEFUL = frozenset(
+STATEFUL_EVENTS = frozenset(
     {
         "session_start",
         "session_end",
@@ -171,7 +171,7 @@ class Webhook:
 
     def process(self, event: BaseEvent, *, budget_ms: float | None = None) -> Outcome:
         """Load the call, run the assistant, save what changed; fall back on our failures."""
-        if event.type not in _STATEFUL and self.assistant.handler_for(event) is None:
+        if event.type not in STATEFUL_EVENTS and self.assistant.handler_for(event) is None:
             return Outcome()  # nothing would read or change the call: no storage request
         # A budget of 0 (the Lambda is about to time out) means "no time", not "the default".
         budget = self.turn_budget_ms if budget_ms is None else budget_ms
@@ -189,7 +189,7 @@ class Webhook:
                     try:
                         reply = self._run(event, call, deadline)
                     except TurnTimeout:
-                        if self.deferrer is None or event.type in deadline_guard.NOT_DEFERRED:
+                        if self.deferrer is None or event.type in deadline_guard.NO_ANSWER_EXPECTED:
                             raise
                         # Forget what the abandoned handler changed; the worker reruns it.
                         call = self._call_for(event, stored)
@@ -255,8 +255,8 @@ class Webhook:
     def _fallback(self, event: BaseEvent, outcome: Outcome, error: str) -> Outcome:
         outcome.error = error
         outcome.fallback = True
-        if event.type in ("session_end", "assistant_speak", "user_speech_started"):
-            outcome.actions = []  # nobody is waiting for an answer to these
+        if event.type in deadline_guard.NO_ANSWER_EXPECTED:
+            outcome.actions = []
         else:
             outcome.actions = self.assistant.fallback_reply(Call(event.session.id))
         return outcome

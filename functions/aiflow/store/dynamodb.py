@@ -83,16 +83,7 @@ class DynamoDBStore:
         Lambda timeout. The store retries once itself, quickly, where that is safe.
         """
         if self._client is None:
-            import boto3
-            from botocore.config import Config
-
-            config = Config(
-                connect_timeout=CONNECT_TIMEOUT_S,
-                read_timeout=READ_TIMEOUT_S,
-                retries={"total_max_attempts": 1},
-                tcp_keepalive=True,
-            )
-            self._client = boto3.client("dynamodb", config=config)
+            self._client = dynamodb_client()
         return self._client
 
     def load(self, session_id: str) -> StoredCall | None:
@@ -148,6 +139,21 @@ class DynamoDBStore:
                     raise _store_error("PutItem", exc) from exc
                 time.sleep(RETRY_PAUSE_S)
         return version + 1
+
+
+def dynamodb_client() -> DynamoDBClient:
+    """A DynamoDB client with short timeouts and no hidden botocore backoff (see
+    :attr:`DynamoDBStore.client`); everything in aiflow that talks to DynamoDB uses it."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        connect_timeout=CONNECT_TIMEOUT_S,
+        read_timeout=READ_TIMEOUT_S,
+        retries={"total_max_attempts": 1},
+        tcp_keepalive=True,
+    )
+    return boto3.client("dynamodb", config=config)
 
 
 def _retryable(exc: Exception, *, write: bool) -> bool:

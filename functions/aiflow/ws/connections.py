@@ -121,9 +121,9 @@ class DynamoDBConnections:
     def client(self) -> DynamoDBClient:
         """The boto3 client (created on first use)."""
         if self._client is None:
-            import boto3
+            from ..store.dynamodb import dynamodb_client
 
-            self._client = boto3.client("dynamodb")
+            self._client = dynamodb_client()
         return self._client
 
     def bind(self, connection_id: str, session_id: str) -> None:

@@ -35,12 +35,13 @@ from typing import Any
 
 from ..assistant import Assistant, Reply
 from ..call import Call, now_ms
+from ..deadline import NO_ANSWER_EXPECTED
 from ..errors import EventParseError
 from ..protocol.actions import Action, AudioAction, SpeakAction, reply_body
 from ..protocol.events import BaseEvent, parse_event
 from ..redact import log_failure
 from ..store.base import CallStore, ConflictError, StoredCall, StoreError
-from ..webhook import DEFAULT_MAX_BODY_BYTES, HttpReply, TokenSource, check_token
+from ..webhook import DEFAULT_MAX_BODY_BYTES, STATEFUL_EVENTS, HttpReply, TokenSource, check_token
 from . import stream
 from .connections import Connections
 from .stream import Channel, ConnectionGone, Sender, SendFailed
@@ -49,19 +50,6 @@ logger = logging.getLogger("aiflow.ws")
 
 DEFAULT_FILLER_AFTER_MS = 2500
 DEFAULT_MAX_TURN_MS = 25_000
-# Events that read or change the call even without a handler of their own (as over HTTP).
-_STATEFUL = frozenset(
-    {
-        "session_start",
-        "session_end",
-        "user_speak",
-        "user_barge_in",
-        "assistant_speech_ended",
-        "user_input_timeout",
-    }
-)
-# Nobody waits for an answer to these: no filler, no fallback speech.
-_SILENT = frozenset({"session_end", "assistant_speak", "user_speech_started"})
 _SPEECH = (SpeakAction, AudioAction)
 
 
@@ -214,7 +202,7 @@ class WebSocketTransport:
         if self.on_event is not None:
             self.on_event(event)
         self._track(connection_id, event, received_at)
-        if event.type not in _STATEFUL and self.assistant.handler_for(event) is None:
+        if event.type not in STATEFUL_EVENTS and self.assistant.handler_for(event) is None:
             return outcome  # nothing would read or change the call
         frames = _Frames(sender, outcome)
 
@@ -310,7 +298,10 @@ class WebSocketTransport:
         future: Future[Reply] = self._pool.submit(context.run, self.assistant.handle, event, call)
         filler_after = self.filler_after_ms / 1000
         while True:
-            can_fill = event.type not in _SILENT and outcome.fillers < self.assistant.max_fillers
+            can_fill = (
+                event.type not in NO_ANSWER_EXPECTED
+                and outcome.fillers < self.assistant.max_fillers
+            )
             remaining = deadline - time.monotonic()
             wait = remaining
             if can_fill:
@@ -323,7 +314,7 @@ class WebSocketTransport:
                 channel.close("given_up")
                 logger.warning("handler exceeded the turn limit; the caller hears an apology")
                 outcome.error = "turn_timeout"
-                if event.type not in _SILENT:
+                if event.type not in NO_ANSWER_EXPECTED:
                     apology = self.assistant.speech(self.assistant.slow_apology)
                     channel.sender(_body([apology.for_session(call.session_id)]))
                 return None
@@ -373,7 +364,7 @@ class WebSocketTransport:
     def _fallback(self, event: BaseEvent, frames: _Frames, outcome: WsOutcome, error: str) -> None:
         outcome.error = error
         outcome.fallback = True
-        if event.type not in _SILENT:
+        if event.type not in NO_ANSWER_EXPECTED:
             frames(_body(self.assistant.fallback_reply(Call(event.session.id))))
 
     def close(self) -> None:
