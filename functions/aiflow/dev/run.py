@@ -91,6 +91,7 @@ def run_dev(options: DevOptions, console: Console) -> int:
         try:
             server.serve_forever()
         except KeyboardInterrupt:
+            _ignore_further_signals()  # the ExitStack now stops the servers undisturbed
             console.print("\n[dim]stopping[/]")
     return 0
 
@@ -257,6 +258,16 @@ def _banner(
     console.print(
         "[dim]  one line per event: time, call, event, status, actions, latency. Ctrl-C stops.[/]"
     )
+
+
+def _ignore_further_signals() -> None:
+    # A second Ctrl-C or SIGTERM (make and timeout both forward one) must not interrupt the
+    # shutdown of the servers with a traceback.
+    for name in ("SIGINT", "SIGTERM"):
+        try:
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
+        except (AttributeError, ValueError):
+            pass  # no such signal here, or not the main thread (tests)
 
 
 def _stop_on_sigterm() -> None:
