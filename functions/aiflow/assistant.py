@@ -270,11 +270,11 @@ class Assistant:
 
         ``wait_for_caller=False`` leaves out the default user-input timeout (for fillers).
         """
-        return self._with_defaults(speak(text), last=wait_for_caller)
+        return self.with_defaults(speak(text), last=wait_for_caller)
 
     def fallback_reply(self, call: Call) -> list[Action]:
         """The fallback speech addressed to ``call``, for transports that must answer anyway."""
-        return [self._with_defaults(self._fallback_speech, last=True).for_session(call.session_id)]
+        return [self.with_defaults(self._fallback_speech, last=True).for_session(call.session_id)]
 
     def _begin(
         self, event: BaseEvent, call: Call
@@ -315,7 +315,7 @@ class Assistant:
         if isinstance(event, SessionEndEvent):
             return Reply(fallback=True, handler_ms=elapsed)
         actions = self._release(event, call) + self.fallback_reply(call)
-        self._record(call, actions)
+        self.record(call, actions)
         return Reply(actions=actions, fallback=True, handler_ms=elapsed)
 
     def _finish(
@@ -341,7 +341,7 @@ class Assistant:
             # The platform reports the end of each speech; wait for the last one of this reply.
             speeches = sum(isinstance(a, _SPEECH) for a in now)
             call.pending_after = max(call.pending_after, speeches, 1)
-        self._record(call, now)
+        self.record(call, now)
         return Reply(actions=now, deferred=later, handler_ms=elapsed)
 
     def _release(self, event: BaseEvent, call: Call) -> list[Action]:
@@ -381,9 +381,11 @@ class Assistant:
                 # end, and the hangup/transfer waiting for that end would hang.
                 action = action.model_copy(update={"barge_in": _NOT_INTERRUPTIBLE})
             last = i == speech[-1] and not hold_timeout
-            actions[i] = self._with_defaults(action, last=last)
+            actions[i] = self.with_defaults(action, last=last)
 
-    def _with_defaults(self, action: Action, *, last: bool) -> Action:
+    def with_defaults(self, action: Action, *, last: bool) -> Action:
+        """``action`` with this assistant's voice and barge-in policy where it sets none, and
+        (``last``: it ends the reply) the user-input timeout."""
         update: dict[str, Any] = {}
         if isinstance(action, SpeakAction):
             if action.tts is None and self.voice is not None:
@@ -394,7 +396,8 @@ class Assistant:
             update["barge_in"] = self.barge_in
         return action.model_copy(update=update) if update else action
 
-    def _record(self, call: Call, actions: list[Action]) -> None:
+    def record(self, call: Call, actions: list[Action]) -> None:
+        """Note sent ``actions`` in the call: speech in the history, a transfer in the status."""
         for action in actions:
             if isinstance(action, SpeakAction):
                 call.remember("assistant", action.text or _strip_tags(action.ssml or ""))

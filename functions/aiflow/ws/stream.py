@@ -34,7 +34,6 @@ import contextlib
 import functools
 import inspect
 import queue
-import re
 import threading
 import time
 from collections.abc import (
@@ -358,29 +357,11 @@ class Channel:
         return cancelled
 
     def _with_defaults(self, action: Action) -> Action:
-        update: dict[str, Any] = {}
-        if (
-            isinstance(action, SpeakAction)
-            and action.tts is None
-            and self.assistant.voice is not None
-        ):
-            update["tts"] = self.assistant.voice
-        if (
-            isinstance(action, _SPEECH)
-            and action.barge_in is None
-            and self.assistant.barge_in is not None
-        ):
-            update["barge_in"] = self.assistant.barge_in
-        action = action.model_copy(update=update) if update else action
-        return action.for_session(self.call.session_id)
+        # The user-input timeout is decided later, when the last sentence is known.
+        return self.assistant.with_defaults(action, last=False).for_session(self.call.session_id)
 
     def _record(self, actions: list[Action]) -> None:
-        for action in actions:
-            if isinstance(action, SpeakAction):
-                text = action.text or " ".join(_strip_tags(action.ssml or "").split())
-                self.call.remember("assistant", text)
-            elif isinstance(action, TransferAction):
-                self.call.status = "transferring"
+        self.assistant.record(self.call, actions)
 
 
 def _is_speech(item: Item) -> bool:
@@ -398,10 +379,6 @@ def _flatten(items: Iterable[Item]) -> Iterator[tuple[str | BaseAction, bool]]:
             yield item, False
         else:
             raise TypeError(f"a streaming handler yielded {type(item).__name__}")
-
-
-def _strip_tags(ssml: str) -> str:
-    return re.sub(r"<[^>]+>", " ", ssml)
 
 
 async def _next(iterator: AsyncIterator[Item]) -> Any:
