@@ -178,3 +178,50 @@ class Call:
     def __repr__(self) -> str:
         turns = len(self.history)
         return f"Call(session_id={self.session_id!r}, status={self.status!r}, turns={turns})"
+
+
+def merge_docs(
+    loaded: dict[str, Any], ours: dict[str, Any], fresh: dict[str, Any]
+) -> dict[str, Any]:
+    """Three-way merge of call documents: our changes since ``loaded`` applied to ``fresh``.
+
+    History and pending actions are unions (in order); ``state`` is merged key by key when
+    it is a dict; any other field takes our value if we changed it, else the newer one.
+    """
+
+    def turn_key(turn: dict[str, Any]) -> tuple[Any, ...]:
+        return (turn.get("role"), turn.get("text"), turn.get("at"))
+
+    merged = dict(fresh)
+    for name, value in ours.items():
+        if name in ("history", "pending", "state", "pending_after"):
+            continue
+        if value != loaded.get(name):
+            merged[name] = value
+    known = {turn_key(t) for t in loaded.get("history", [])}
+    known |= {turn_key(t) for t in fresh.get("history", [])}
+    merged["history"] = list(fresh.get("history", [])) + [
+        t for t in ours.get("history", []) if turn_key(t) not in known
+    ]
+    added = [p for p in ours.get("pending", []) if p not in loaded.get("pending", [])]
+    kept = [p for p in fresh.get("pending", []) if p not in added]
+    merged["pending"] = kept + added
+    merged["pending_after"] = max(
+        int(ours.get("pending_after") or 0), int(fresh.get("pending_after") or 0)
+    )
+    old, mine, new = loaded.get("state"), ours.get("state"), fresh.get("state")
+    if isinstance(old, dict) and isinstance(mine, dict) and isinstance(new, dict):
+        state = dict(new)
+        for key in set(mine) | set(old):
+            if mine.get(key, _MISSING) != old.get(key, _MISSING):
+                if key in mine:
+                    state[key] = mine[key]
+                else:
+                    state.pop(key, None)
+        merged["state"] = state
+    elif mine != old:
+        merged["state"] = mine
+    return merged
+
+
+_MISSING = object()

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .assistant import Assistant, Reply
-from .call import Call, now_ms
+from .call import Call, merge_docs, now_ms
 from .protocol.events import BaseEvent, parse_event
 from .redact import log_failure
 from .store.base import CallStore, ConflictError
@@ -110,18 +110,10 @@ def run_slow_turn(
 
 
 def _merge(loaded: dict[str, Any], ours: dict[str, Any], fresh: dict[str, Any]) -> dict[str, Any]:
-    def key(turn: dict[str, Any]) -> tuple[Any, ...]:
-        return (turn.get("role"), turn.get("text"), turn.get("at"))
-
-    known = {key(t) for t in loaded.get("history", [])} | {key(t) for t in fresh["history"]}
-    added_pending = [p for p in ours["pending"] if p not in loaded.get("pending", [])]
-    merged = dict(fresh)
-    merged["state"] = ours["state"]
-    merged["history"] = fresh["history"] + [t for t in ours["history"] if key(t) not in known]
-    merged["pending"] = [*added_pending, *[p for p in fresh["pending"] if p not in added_pending]]
-    if ours["status"] != loaded.get("status"):
-        merged["status"] = ours["status"]
-    merged["slow_turn"] = None
+    merged = merge_docs(loaded, ours, fresh)  # our slow_turn=None wins: we changed it
+    # The worker's answer goes first: it answers the turn the caller is waiting on.
+    added = [p for p in ours["pending"] if p not in loaded.get("pending", [])]
+    merged["pending"] = [*added, *[p for p in merged["pending"] if p not in added]]
     return merged
 
 

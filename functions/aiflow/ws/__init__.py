@@ -6,8 +6,9 @@
   (``ws://127.0.0.1:3000/ws``) both use it.
 """
 
+from ..call import merge_docs
 from .connections import Connections, DynamoDBConnections, MemoryConnections
-from .session import WebSocketTransport, WsOutcome, merge_docs
+from .session import WebSocketTransport, WsOutcome
 from .stream import Channel, ConnectionGone, Sender, SendFailed, collect, send, streaming
 
 __all__ = [
