@@ -376,12 +376,12 @@ def set_aws_env() -> None:
 def make_tables(client: Any) -> tuple[str, str]:
     """The tables of template.yaml in the (mocked) DynamoDB; returns (table name, how)."""
     try:
-        from aiflow.dev.template import create_tables
+        from aiflow.local.template import create_tables
     except ImportError:
         create_tables = None
     if create_tables is not None and TEMPLATE.exists():
         tables = create_tables(client, TEMPLATE)
-        return str(tables["CallsTable"]), "template.yaml via aiflow.dev.template.create_tables"
+        return str(tables["CallsTable"]), "template.yaml via aiflow.local.template.create_tables"
     name = f"bench-{uuid.uuid4().hex[:8]}"
     client.create_table(
         TableName=name,
@@ -389,7 +389,7 @@ def make_tables(client: Any) -> tuple[str, str]:
         KeySchema=[{"AttributeName": "session_id", "KeyType": "HASH"}],
         BillingMode="PAY_PER_REQUEST",
     )
-    return name, "a hand-made table (aiflow.dev.template not available)"
+    return name, "a hand-made table (aiflow.local.template not available)"
 
 
 class RequestCounter:

@@ -141,7 +141,7 @@ def main() -> int:
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
     logging.disable(logging.WARNING)
-    from aiflow.dev.server import DevServer
+    from aiflow.local.server import DevServer
     from aiflow.lambda_ import Settings, lambda_handler, websocket_handler
     from aiflow.store import MemoryStore
 

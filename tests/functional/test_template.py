@@ -1,6 +1,6 @@
 """template.yaml, samconfig.toml, functions/Makefile and infra/: what deployment relies on.
 
-Fast and offline: the template is read with ``aiflow.dev.template`` and linted with cfn-lint's
+Fast and offline: the template is read with ``aiflow.local.template`` and linted with cfn-lint's
 Python API; tables are created in moto. The real ``make build`` (sam build, about a minute,
 needs PyPI) runs only with ``AIFLOW_TEST_SAM_BUILD=1``.
 """
@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from aiflow.dev.template import (
+from aiflow.local.template import (
     REPO_ROOT,
     TemplateError,
     create_tables,
@@ -633,7 +633,14 @@ def test_make_build_produces_a_small_artifact(tmp_path: Path) -> None:
         assert (artifact / "aiflow" / "lambda_" / "worker.py").is_file()
         for package in ("pydantic_core", "aws_lambda_powertools", "yaml"):
             assert (artifact / package).is_dir(), package
-        for absent in ("boto3", "botocore", "aws_xray_sdk", "aiflow/dev", "aiflow/testing"):
+        for absent in (
+            "boto3",
+            "botocore",
+            "aws_xray_sdk",
+            "aiflow/dev",
+            "aiflow/local",
+            "aiflow/testing",
+        ):
             assert not (artifact / absent).exists(), absent
         archive = tmp_path / f"{logical_id}.zip"
         with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as bundle:

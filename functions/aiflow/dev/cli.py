@@ -162,8 +162,8 @@ def _call(args: argparse.Namespace) -> int:
 
 def _websocket(url: str, token: str | None, options: CallOptions, console: Any) -> CallSimulator:
     """A call over a WebSocket: the simulator's platform side sends each event as a frame
-    (see :class:`aiflow.dev.websocket.WebSocketClientTransport`)."""
-    from .websocket import WebSocketClientTransport
+    (see :class:`aiflow.local.transports.WebSocketClientTransport`)."""
+    from ..local.transports import WebSocketClientTransport
 
     def arrived(actions: list[dict[str, Any]], seconds: float) -> None:
         kinds = ",".join(str(a.get("type")) for a in actions)

@@ -1,7 +1,7 @@
 """``aiflow dev``: serve an assistant on loopback, with DynamoDB, a token and a one-line log.
 
 The assistant runs behind the real Lambda handler (:func:`aiflow.lambda_.lambda_handler`)
-through :class:`~aiflow.dev.server.DevServer`. DynamoDB is, by choice:
+through :class:`~aiflow.local.server.DevServer`. DynamoDB is, by choice:
 
 - ``embedded`` (default): moto's server on loopback in this process, with the tables of
   ``template.yaml``;
@@ -33,9 +33,10 @@ from rich.markup import escape
 
 from ..assistant import Assistant
 from ..errors import AiflowError
-from ..testing.transport import load_object
-from .embedded import DevSetupError, EmbeddedDynamoDB, find_template, has_aws_credentials
-from .server import DevServer, RequestLog
+from ..local.embedded import DevSetupError, EmbeddedDynamoDB, find_template, has_aws_credentials
+from ..local.requestlog import RequestLog
+from ..local.server import DevServer
+from ..local.transports import load_object
 
 DEFAULT_TARGET = "receptionist.app:assistant"
 _CHILD_ENV = "AIFLOW_DEV_RELOADED"
@@ -186,8 +187,8 @@ def _use_table(table: str, *, fake_credentials: bool) -> None:
 def _create_tables(endpoint: str, template: Path) -> str:
     import boto3
 
-    from .embedded import CALLS_TABLE, LOCAL_CREDENTIALS
-    from .template import create_tables
+    from ..local.embedded import CALLS_TABLE, LOCAL_CREDENTIALS
+    from ..local.template import create_tables
 
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "eu-central-1"
     if has_aws_credentials():

@@ -23,7 +23,7 @@ from ..errors import AiflowError
 from .scenario import Scenario, ScenarioError, ScenarioFailure, load_scenarios, run_scenario
 
 if TYPE_CHECKING:
-    from ..dev.embedded import EmbeddedDynamoDB
+    from ..local.embedded import EmbeddedDynamoDB
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -98,7 +98,7 @@ def aiflow_dynamodb() -> Iterator[EmbeddedDynamoDB]:
 
     ``aiflow_dynamodb.store()`` is a DynamoDBStore for ``CallSimulator(..., store=...)``.
     """
-    from ..dev.embedded import EmbeddedDynamoDB
+    from ..local.embedded import EmbeddedDynamoDB
 
     with EmbeddedDynamoDB(prefix=f"test-{secrets.token_hex(3)}-") as db:
         yield db

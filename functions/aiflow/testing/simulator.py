@@ -26,6 +26,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..assistant import Assistant
 from ..errors import AiflowError
+from ..local.transports import (
+    HttpTransport,
+    InProcessTransport,
+    LambdaHandler,
+    SimulatorError,
+    Transport,
+    load_object,
+)
 from ..protocol.actions import (
     Action,
     AudioAction,
@@ -40,14 +48,6 @@ from .describe import (
     speech_settings,
     speech_text,
     without_session,
-)
-from .transport import (
-    HttpTransport,
-    InProcessTransport,
-    LambdaHandler,
-    SimulatorError,
-    Transport,
-    load_object,
 )
 
 if TYPE_CHECKING:
@@ -187,7 +187,7 @@ class CallSimulator:
             either; or the ``http(s)://`` URL of a webhook.
         store: the call store of an in-process assistant (default: in memory; pass a
             :class:`~aiflow.store.dynamodb.DynamoDBStore`, e.g. from
-            :class:`aiflow.dev.embedded.EmbeddedDynamoDB`, to go through DynamoDB).
+            :class:`aiflow.local.embedded.EmbeddedDynamoDB`, to go through DynamoDB).
         token: the ``X-API-TOKEN`` to send. In process a random one is generated; for a URL
             (or a Lambda handler) the default is ``AIFLOW_API_TOKEN``.
         options: numbers, session id and platform behaviour.

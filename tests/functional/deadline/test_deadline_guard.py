@@ -64,7 +64,7 @@ def dynamodb(monkeypatch: pytest.MonkeyPatch) -> Any:
         "AWS_DEFAULT_REGION": "eu-central-1",
     }.items():
         monkeypatch.setenv(name, value)
-    from aiflow.dev.template import create_tables
+    from aiflow.local.template import create_tables
 
     with mock_aws():
         client = boto3.client("dynamodb", region_name="eu-central-1")

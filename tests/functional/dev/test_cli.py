@@ -241,8 +241,8 @@ def test_dev_with_aws_needs_a_table(
 def test_call_with_a_wrong_token_says_where_to_get_the_right_one(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from aiflow.dev.server import DevServer
     from aiflow.lambda_ import Settings, lambda_handler
+    from aiflow.local.server import DevServer
     from aiflow.store import MemoryStore
     from tests.examples.hello import assistant
 
@@ -257,7 +257,7 @@ def test_call_with_a_wrong_token_says_where_to_get_the_right_one(
 
 
 def test_dev_can_use_any_dynamodb_endpoint(tmp_path: Path) -> None:
-    from aiflow.dev.embedded import EmbeddedDynamoDB
+    from aiflow.local.embedded import EmbeddedDynamoDB
 
     with EmbeddedDynamoDB(prefix="unused-") as db:  # stands in for DynamoDB Local
         env = environment(

@@ -6,7 +6,7 @@ import base64
 import json
 from typing import Any
 
-from aiflow.dev.gateway import LocalContext, LocalGateway, http_api_event, lambda_response
+from aiflow.local.gateway import LocalContext, LocalGateway, http_api_event, lambda_response
 
 
 def test_a_request_becomes_an_http_api_v2_event() -> None:

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from aiflow.dev.embedded import EmbeddedDynamoDB
-from aiflow.dev.server import DevServer, RequestLog
 from aiflow.lambda_ import Settings, lambda_handler
+from aiflow.local.embedded import EmbeddedDynamoDB
+from aiflow.local.server import DevServer, RequestLog
 from tests.examples.hello import assistant as hello
 
 pytestmark = pytest.mark.slow

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from aiflow.dev.server import DevServer
 from aiflow.lambda_ import Settings, lambda_handler
+from aiflow.local.server import DevServer
 from aiflow.store import MemoryStore
 from tests.examples.hello import assistant as hello
 

@@ -40,8 +40,8 @@ from aiflow import (
     transfer,
 )
 from aiflow import redact as redaction
-from aiflow.dev.template import create_tables, sample_events
 from aiflow.lambda_ import Settings, lambda_handler
+from aiflow.local.template import create_tables, sample_events
 from aiflow.store.dynamodb import DynamoDBStore
 
 REPO = Path(__file__).resolve().parents[3]

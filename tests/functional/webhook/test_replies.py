@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from aiflow.dev.template import sample_events
 from aiflow.lambda_ import Settings
+from aiflow.local.template import sample_events
 
 from .conftest import CALLER, EVENTS_DIR, Line, Phone, invoke
 

@@ -18,12 +18,12 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from aiflow import Assistant
-from aiflow.dev.embedded import EmbeddedDynamoDB
-from aiflow.dev.server import DevServer, RequestLog
-from aiflow.dev.websocket import WebSocketClientTransport, websocket_event
 from aiflow.lambda_ import Settings, lambda_handler, websocket_handler
+from aiflow.local.embedded import EmbeddedDynamoDB
+from aiflow.local.server import DevServer, RequestLog
+from aiflow.local.transports import SimulatorError, WebSocketClientTransport
+from aiflow.local.websocket import websocket_event
 from aiflow.testing.simulator import CallOptions, CallSimulator
-from aiflow.testing.transport import SimulatorError
 
 from .helpers import ANSWER, FakeModel, event, streaming_assistant
 

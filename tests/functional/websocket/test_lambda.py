@@ -19,9 +19,9 @@ from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
 from aiflow import Assistant
-from aiflow.dev.template import create_tables
 from aiflow.lambda_ import websocket_handler
 from aiflow.lambda_.websocket import ManagementApi, WebSocketHandler
+from aiflow.local.template import create_tables
 from aiflow.store.dynamodb import DynamoDBStore
 from aiflow.ws import DynamoDBConnections
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from aiflow.dev.template import REPO_ROOT, load_template, resources_of_type
 from aiflow.lambda_.websocket import WebSocketHandler
+from aiflow.local.template import REPO_ROOT, load_template, resources_of_type
 
 ROOT_TEMPLATE = REPO_ROOT / "template.yaml"
 NESTED_TEMPLATE = REPO_ROOT / "infra" / "websocket.yaml"

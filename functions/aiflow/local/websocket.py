@@ -1,4 +1,4 @@
-"""A local stand-in for an API Gateway WebSocket API, and a WebSocket client for ``aiflow call``.
+"""A local stand-in for an API Gateway WebSocket API, served by the dev server.
 
 :class:`LocalWebSocketGateway` serves ``ws://127.0.0.1:3000/ws`` inside the dev server: each
 connection, frame and close becomes the ``$connect`` / ``$default`` / ``$disconnect`` event
@@ -10,9 +10,7 @@ the token check, the transport, streaming and interruptions run exactly as deplo
 The WebSocket protocol is ``websockets``' Sans-I/O layer on the dev server's own socket, so
 HTTP and WebSocket share one port.
 
-:class:`WebSocketClientTransport` lets :class:`aiflow.testing.CallSimulator` (``aiflow call
---ws``) talk to such a URL: it sends an event and collects the frames that follow until the
-line is quiet.
+The client side (``aiflow call --ws``) is :class:`aiflow.local.transports.WebSocketTransport`.
 
 Local-only code: it is not shipped to Lambda.
 """
@@ -20,11 +18,9 @@ Local-only code: it is not shipped to Lambda.
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import logging
 import os
-import queue
 import secrets
 import threading
 import time
@@ -36,12 +32,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..ws.stream import ConnectionGone, Sender
 from .gateway import LocalContext
+from .requestlog import RequestLog, peek_event
 
 if TYPE_CHECKING:
     from websockets.server import ServerProtocol
 
     from ..lambda_.websocket import WebSocketHandler
-    from .server import RequestLog
 
 logger = logging.getLogger("aiflow.dev")
 
@@ -102,7 +98,7 @@ class LocalWebSocketGateway:
     Args:
         handler: the handler of :func:`aiflow.lambda_.websocket_handler`; its ``sender_for``
             is pointed at this gateway's sockets.
-        on_request: called with a :class:`~aiflow.dev.server.RequestLog` after each frame.
+        on_request: called with a :class:`~aiflow.local.requestlog.RequestLog` after each frame.
         path: the path that upgrades (``/ws``).
     """
 
@@ -254,9 +250,7 @@ class LocalWebSocketGateway:
         with self._lock:
             sent = self._sent.pop(request_id, [])
         if self.on_request is not None:
-            from .server import RequestLog, _peek_event
-
-            event_type, session_id = _peek_event(message)
+            event_type, session_id = peek_event(message)
             log = RequestLog(
                 at=at,
                 method="WS",
@@ -379,118 +373,3 @@ def _clear_metrics() -> None:
         from aws_lambda_powertools import Metrics
 
         Metrics().clear_metrics()
-
-
-# --- the client side: aiflow call --ws ----------------------------------------------------------
-
-
-class WebSocketClientTransport:
-    """A :class:`aiflow.testing.transport.Transport` over a WebSocket, for the call simulator.
-
-    The platform's side of a WebSocket call: connect once with ``X-API-TOKEN``, send each
-    event as a frame. There is no answer as such, so :meth:`post` collects the frames that
-    arrive until none came for ``quiet_s`` (or, if none comes at all, for ``first_s``) and
-    returns them as one reply (200 and an array, or 204). Frames that arrive later are
-    returned with the next event's.
-
-    Args:
-        url: ``ws://`` or ``wss://`` URL.
-        token: the ``X-API-TOKEN``.
-        first_s: how long to wait for the first frame of an answer.
-        quiet_s: after a frame, how long the line must stay quiet to end the answer.
-        on_frame: called with each frame's actions and the seconds since the event was sent.
-    """
-
-    def __init__(
-        self,
-        url: str,
-        token: str,
-        *,
-        first_s: float = 3.0,
-        quiet_s: float = 0.6,
-        on_frame: Callable[[list[dict[str, Any]], float], None] | None = None,
-    ) -> None:
-        from websockets.exceptions import InvalidStatus
-        from websockets.sync.client import connect
-
-        from ..testing.transport import SimulatorError
-
-        self.url = url
-        self.description = url
-        self.first_s = first_s
-        self.quiet_s = quiet_s
-        self.on_frame = on_frame
-        self._frames: queue.Queue[str | None] = queue.Queue()
-        self._stack = contextlib.ExitStack()  # a connection lives as a context manager
-        try:
-            self.connection = self._stack.enter_context(
-                connect(
-                    url,
-                    additional_headers={"X-API-TOKEN": token},
-                    proxy=None,
-                    compression=None,
-                    open_timeout=10,
-                )
-            )
-        except InvalidStatus as exc:
-            status = exc.response.status_code
-            detail = bytes(exc.response.body or b"").decode("utf-8", errors="replace")
-            raise SimulatorError(
-                f"{url} refused the connection: HTTP {status} {detail}".strip(), code="refused"
-            ) from None
-        except OSError as exc:
-            raise SimulatorError(f"cannot reach {url}: {exc}", code="unreachable") from None
-        self._reader = threading.Thread(target=self._read, name="aiflow-ws-client", daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        from websockets.exceptions import ConnectionClosed
-
-        try:
-            for message in self.connection:
-                text = message if isinstance(message, str) else message.decode("utf-8")
-                self._frames.put(text)
-        except ConnectionClosed:
-            pass
-        finally:
-            self._frames.put(None)
-
-    def post(self, body: bytes, headers: Mapping[str, str]) -> tuple[int, bytes]:
-        """Send one event; return the frames that answered it (see the class docstring)."""
-        from websockets.exceptions import ConnectionClosed
-
-        from ..testing.transport import SimulatorError
-
-        event = json.loads(body)
-        kind = event.get("type") if isinstance(event, dict) else None
-        started = time.monotonic()
-        try:
-            self.connection.send(body.decode("utf-8"))
-        except ConnectionClosed:
-            raise SimulatorError(f"{self.url} closed the connection", code="unreachable") from None
-        actions: list[dict[str, Any]] = []
-        # The platform's own notifications rarely get an answer (at most held-back actions,
-        # which come at once): do not wait long for one.
-        timeout = self.first_s if kind not in _PLATFORM_EVENTS else min(self.quiet_s, 0.3)
-        while True:
-            try:
-                text = self._frames.get(timeout=timeout)
-            except queue.Empty:
-                break
-            if text is None:
-                self._frames.put(None)  # closed: tell later calls too
-                break
-            decoded = json.loads(text)
-            frame = decoded if isinstance(decoded, list) else [decoded]
-            actions.extend(frame)
-            if self.on_frame is not None:
-                self.on_frame(frame, time.monotonic() - started)
-            timeout = self.quiet_s
-        if not actions:
-            return 204, b""
-        return 200, json.dumps(actions, ensure_ascii=False).encode("utf-8")
-
-    def close(self) -> None:
-        """Close the connection (the platform hangs up)."""
-        self._stack.close()
-        self._reader.join(timeout=5)

@@ -1,50 +1,23 @@
 """The dev server: real HTTP on loopback in front of the real Lambda handler.
 
-Each request becomes an API Gateway HTTP API (v2) event (see :mod:`aiflow.dev.gateway`),
+Each request becomes an API Gateway HTTP API (v2) event (see :mod:`aiflow.local.gateway`),
 so what runs locally is exactly what runs in Lambda. Standard library only
 (``http.server.ThreadingHTTPServer``). With a WebSocket handler, ``ws://host:port/ws`` is
-served on the same port as an API Gateway WebSocket API (see :mod:`aiflow.dev.websocket`).
+served on the same port as an API Gateway WebSocket API (see :mod:`aiflow.local.websocket`).
 """
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from .gateway import GatewayResponse, LambdaHandler, LocalGateway
+from .requestlog import RequestLog, action_types, peek_event
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # what API Gateway accepts
-
-
-@dataclass(frozen=True)
-class RequestLog:
-    """What the dev server logs about one request (one line each)."""
-
-    at: float
-    method: str
-    path: str
-    status: int
-    latency_ms: float
-    event_type: str | None = None
-    session_id: str | None = None
-    actions: list[str] = field(default_factory=list)
-
-    def line(self) -> str:
-        """``23:48:45.712  3f2b9c1e  user_speak  200  speak,hangup  12.3 ms``."""
-        clock = time.strftime("%H:%M:%S", time.localtime(self.at))
-        millis = int((self.at % 1) * 1000)
-        call = (self.session_id or "-")[:8]
-        what = self.event_type or f"{self.method} {self.path}"
-        actions = ",".join(self.actions) or "-"
-        return (
-            f"{clock}.{millis:03d}  {call:<8}  {what:<24} {self.status}  {actions:<22} "
-            f"{self.latency_ms:7.1f} ms"
-        )
 
 
 class DevServer:
@@ -143,7 +116,7 @@ class DevServer:
         response = self.gateway.request(method, target, headers, body)
         latency = (time.perf_counter() - started) * 1000
         if self.on_request is not None:
-            event_type, session_id = _peek_event(body)
+            event_type, session_id = peek_event(body)
             log = RequestLog(
                 at=at,
                 method=method,
@@ -152,7 +125,7 @@ class DevServer:
                 latency_ms=latency,
                 event_type=event_type,
                 session_id=session_id,
-                actions=_action_types(response.body) if response.status == 200 else [],
+                actions=action_types(response.body) if response.status == 200 else [],
             )
             try:
                 self.on_request(log)
@@ -208,28 +181,3 @@ def _handler_class(server: DevServer) -> type[BaseHTTPRequestHandler]:
             pass  # the dev server prints its own one-line log
 
     return Handler
-
-
-def _peek_event(body: bytes) -> tuple[str | None, str | None]:
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return None, None
-    if not isinstance(data, dict):
-        return None, None
-    kind = data.get("type")
-    session = data.get("session")
-    session_id = session.get("id") if isinstance(session, dict) else None
-    return (
-        kind if isinstance(kind, str) else None,
-        session_id if isinstance(session_id, str) else None,
-    )
-
-
-def _action_types(body: bytes) -> list[str]:
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return []
-    items = data if isinstance(data, list) else [data]
-    return [str(item.get("type")) for item in items if isinstance(item, dict)]
