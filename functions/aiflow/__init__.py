@@ -5,8 +5,9 @@ The names most assistants need are importable from here::
     from aiflow import Assistant, Call, UserSpeakEvent, speak, hangup
 """
 
-from .assistant import AfterSpeech, Assistant, Reply, after_speech
-from .call import Call, Turn
+from .assistant import Assistant, HandlerResultError
+from .call import Call, Outbound
+from .clock import Clock, FakeClock
 from .errors import (
     AiflowError,
     AssistantDefinitionError,
@@ -14,6 +15,8 @@ from .errors import (
     InvalidActionError,
     InvalidAudioError,
 )
+from .history import Turn
+from .policy import OutagePolicy, TurnPolicy
 from .protocol import (
     Action,
     AssistantSpeakEvent,
@@ -57,6 +60,9 @@ from .protocol import (
     speak,
     transfer,
 )
+from .replies import AfterSpeech, Reply, after_speech
+from .report import TurnReport
+from .streaming import send, streaming
 
 __version__ = "0.1.0"
 
@@ -75,16 +81,21 @@ __all__ = [
     "BaseAction",
     "BaseEvent",
     "Call",
+    "Clock",
     "ConfigureTranscriptionAction",
     "ConfigureVoiceToVoiceAction",
     "DtmfReceivedEvent",
     "ElevenLabsTts",
     "Event",
     "EventParseError",
+    "FakeClock",
+    "HandlerResultError",
     "HangupAction",
     "InvalidActionError",
     "InvalidAudioError",
     "MixAudioAction",
+    "Outbound",
+    "OutagePolicy",
     "Reply",
     "SendSmsAction",
     "Session",
@@ -94,6 +105,8 @@ __all__ = [
     "SpeakAction",
     "TransferAction",
     "Turn",
+    "TurnPolicy",
+    "TurnReport",
     "UnknownEvent",
     "UserBargeInEvent",
     "UserInputTimeoutEvent",
@@ -110,7 +123,9 @@ __all__ = [
     "hangup",
     "mix_audio",
     "parse_event",
+    "send",
     "send_sms",
     "speak",
+    "streaming",
     "transfer",
 ]

@@ -1,7 +1,9 @@
 """Redaction of personal data for logs: caller numbers and transcripts.
 
 Logs never carry a full phone number or what a caller said unless redaction is switched
-off explicitly (``AIFLOW_LOG_REDACT=false``, for debugging only).
+off explicitly (``AIFLOW_LOG_REDACT=false``, for debugging only). There is no process-wide
+switch: the observer that owns the logging installs :class:`RedactingFilter` and hands its
+setting to the code that logs failures (:func:`log_failure`).
 """
 
 from __future__ import annotations
@@ -72,30 +74,30 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-_enabled = True
-
-
-def configure(*, enabled: bool) -> None:
-    """Switch redaction for the whole process (the transports call this from settings)."""
-    global _enabled
-    _enabled = enabled
-
-
-def enabled() -> bool:
-    """Whether logs must be redacted (default: yes)."""
-    return _enabled
-
-
-def log_failure(logger: logging.Logger, message: str, **extra: Any) -> None:
-    """Log the exception being handled without personal data.
+def log_failure(
+    logger: logging.Logger,
+    message: str,
+    *,
+    error: BaseException | None = None,
+    redact: bool = True,
+    **extra: Any,
+) -> None:
+    """Log ``error`` (default: the exception being handled) without personal data, unless
+    ``redact`` is False.
 
     Exception messages and source lines can hold what the caller said or their number, so
-    with redaction on we log the exception type and the frames (file, line, function) only.
+    with redaction on (the default) we log the exception type and the frames (file, line,
+    function) only. Whoever owns the logging decides: the Lambda observer passes its
+    ``AIFLOW_LOG_REDACT`` setting down to the turn engine, which passes it here.
     """
-    if not _enabled:
-        logger.exception(message, extra=extra)
+    if error is None:
+        _, error, _ = sys.exc_info()
+    if not redact:
+        info = (type(error), error, error.__traceback__) if error is not None else None
+        logger.error(message, exc_info=info, extra=extra)
         return
-    exc_type, exc, tb = sys.exc_info()
+    exc_type = type(error) if error is not None else None
+    tb = error.__traceback__ if error is not None else None
     frames = [
         f"{frame.filename}:{frame.lineno} in {frame.name}" for frame in traceback.extract_tb(tb)
     ]

@@ -9,14 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from aiflow import (
-    Assistant,
-    AssistantSpeakEvent,
-    Call,
-    DtmfReceivedEvent,
-    UserSpeakEvent,
-)
+from aiflow import Assistant, Call, DtmfReceivedEvent, UserSpeakEvent
 from aiflow.lambda_ import lambda_handler, websocket_handler, worker_handler
+from aiflow.settings import Settings
 
 from .config import ReceptionistConfig, load_config
 from .engine import (
@@ -35,18 +30,22 @@ def build_assistant(
     *,
     responder: Responder | None = None,
     clock: Clock = system_clock,
+    settings: Settings | None = None,
 ) -> Assistant:
     """An :class:`~aiflow.Assistant` that runs the receptionist described by ``config``.
 
     Args:
         config: the validated YAML (see :func:`receptionist.config.load_config`).
         responder: answers free questions; default: :func:`receptionist.engine.make_responder`
-            (the offline FAQ engine, or the ``llm:`` engine of the YAML).
+            (the offline FAQ engine, the ``llm:`` engine of the YAML, or Bedrock when the
+            settings name a model).
         clock: Unix ms now (tests pass a fake one).
+        settings: the framework settings (default: from the environment).
     """
-    engine = Receptionist(
-        config, responder=responder or make_responder(config, clock=clock), clock=clock
-    )
+    settings = settings or Settings.from_env()
+    if responder is None:
+        responder = make_responder(config, clock=clock, model_id=settings.bedrock_model_id)
+    engine = Receptionist(config, responder=responder, clock=clock)
     assistant = Assistant(
         "receptionist",
         state=ReceptionistState,
@@ -71,19 +70,6 @@ def build_assistant(
     @assistant.on_user_input_timeout
     def silence(call: Call) -> Answer:
         return engine.user_input_timeout(call)
-
-    @assistant.on_assistant_speak
-    def speech_started(event: AssistantSpeakEvent, call: Call) -> None:
-        engine.assistant_speak(
-            call,
-            text=event.text,
-            started_at=event.speech_started_at,
-            duration_ms=event.duration_ms,
-        )
-
-    @assistant.on_user_speech_started
-    def caller_started(call: Call) -> None:
-        engine.user_speech_started(call)
 
     return assistant
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
 from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
@@ -27,9 +26,9 @@ from aiflow import (
     speak,
     transfer,
 )
-from aiflow import call as aiflow_call
+from aiflow.clock import SYSTEM_CLOCK
+from aiflow.redact import log_failure
 
-from .barge_in import cut_text, trim_interrupted_turn
 from .config import (
     OPENING_HOURS_TOPIC,
     ConfigError,
@@ -39,7 +38,7 @@ from .config import (
     topic_keywords,
 )
 from .matching import FaqIndex, any_language, detect_language, has_phrase, only_words, tokenize
-from .state import LastSpeech, Message, Question, ReceptionistState, state_of
+from .state import MAX_MESSAGE_CHARS, MAX_MESSAGES, Message, Question, ReceptionistState, state_of
 from .texts import (
     GOODBYE,
     HELLO,
@@ -73,8 +72,8 @@ _HELLO = frozenset(w for words in HELLO.values() for w in words)
 
 
 def system_clock() -> int:
-    """Unix ms from ``aiflow.call.now_ms``, looked up at each call so tests can patch it."""
-    return aiflow_call.now_ms()
+    """Unix ms now (the framework's system clock)."""
+    return SYSTEM_CLOCK.now_ms()
 
 
 # --- the seam for other engines --------------------------------------------------------------
@@ -96,18 +95,22 @@ class Responder(Protocol):
 ResponderFactory = Callable[[ReceptionistConfig], Responder]
 
 
-def make_responder(config: ReceptionistConfig, *, clock: Clock = system_clock) -> Responder:
+def make_responder(
+    config: ReceptionistConfig, *, clock: Clock = system_clock, model_id: str | None = None
+) -> Responder:
     """The offline FAQ engine, or the LLM engine named by ``llm.engine`` (``module:factory``,
-    called with the config) when the YAML has an ``llm:`` section.
+    called with the config) when the YAML has an ``llm:`` section, or Bedrock with
+    ``model_id`` (``AIFLOW_BEDROCK_MODEL_ID``, which template.yaml sets when
+    ``EnableBedrock=true``) when it has none.
 
     Raises:
         ConfigError: the engine cannot be imported or is not a responder factory.
     """
-    if config.llm is None and os.environ.get("AIFLOW_BEDROCK_MODEL_ID"):
-        # template.yaml sets this when EnableBedrock=true: use Bedrock without editing YAML.
+    if config.llm is None and model_id:
+        # Use Bedrock without editing the YAML.
         from .llm import bedrock_responder
 
-        return bedrock_responder(config)
+        return bedrock_responder(config, model_id=model_id)
     if config.llm is None:
         return OfflineResponder(config, clock=clock)
     module_name, _, attr = config.llm.engine.partition(":")
@@ -273,28 +276,9 @@ class Receptionist:
         setup = self.config.transcription_action()
         return [setup, greeting] if setup else greeting
 
-    def assistant_speak(
-        self, call: Call, *, text: str | None, started_at: int | None, duration_ms: float | None
-    ) -> None:
-        """Remember what is playing and for how long, to trim it if the caller interrupts."""
-        state = state_of(call)
-        if not duration_ms:
-            state.last_speech = None
-            return
-        state.last_speech = LastSpeech(
-            text=text, started_at=started_at or self.clock(), duration_ms=duration_ms
-        )
-
-    def user_speech_started(self, call: Call) -> None:
-        """The caller started talking (WebSocket only): the best interruption time we get."""
-        state_of(call).caller_started_at = self.clock()
-
     def user_speak(self, text: str, call: Call, *, barged_in: bool = False) -> Answer:
         """Answer one caller turn."""
         state = state_of(call)
-        if barged_in:
-            trim_interrupted_turn(call, state, self.clock())
-        state.caller_started_at = None
         if ending(call):
             return None  # the farewell or handoff is playing; the call is about to end
         state.silences = 0
@@ -389,8 +373,9 @@ class Receptionist:
         try:
             return self.responder.respond(text, call)
         except Exception:
-            # An LLM outage must not cost the caller an answer we can give offline.
-            logger.exception("the responder failed; answering offline")
+            # An LLM outage must not cost the caller an answer we can give offline. Its
+            # exception may quote the caller: type and frames only.
+            log_failure(logger, "the responder failed; answering offline")
             return self.fallback_responder.respond(text, call)
 
     def _put_through(self, call: Call, target_name: str | None = None) -> Answer:
@@ -432,13 +417,15 @@ class Receptionist:
         lang = self.speech.language(call)
         state.messages.append(
             Message(
-                text=text,
+                text=text[:MAX_MESSAGE_CHARS],
                 at=self.clock(),
                 caller=call.caller,
                 language=lang,
                 after_transfer_to=state.transfer_target,
             )
         )
+        # Bounded: a caller dictating for an hour must not outgrow the call record.
+        del state.messages[:-MAX_MESSAGES]
         state.transfer_target = None
         state.asked = "anything_else"
         reply: list[Item] = [self.speech.say(call, "message_saved")]
@@ -492,13 +479,12 @@ def _is_thanks(tokens: list[str]) -> bool:
 
 def ending(call: Call) -> bool:
     """Whether a hangup or transfer is waiting for the current speech to end."""
-    return any(isinstance(a, HangupAction | TransferAction) for a in call.pending)
+    return any(isinstance(a, HangupAction | TransferAction) for a in call.pending.actions)
 
 
 __all__ = [
     "Answer",
     "Clock",
-    "LastSpeech",
     "Message",
     "OfflineResponder",
     "Receptionist",
@@ -506,10 +492,8 @@ __all__ = [
     "Responder",
     "ResponderFactory",
     "Speech",
-    "cut_text",
     "ending",
     "make_responder",
     "state_of",
     "system_clock",
-    "trim_interrupted_turn",
 ]

@@ -14,7 +14,6 @@ file (opening hours, FAQ answers) and can transfer only to the configured target
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from aiflow import Call
@@ -55,11 +54,16 @@ def system_prompt(config: ReceptionistConfig) -> str:
     return template.format(business=config.business_name, facts="\n".join(facts) or "-")
 
 
-def agent_config(config: ReceptionistConfig) -> dict[str, Any]:
-    """The :class:`aiflow.agents.BedrockConfig` options for this receptionist."""
+def agent_config(config: ReceptionistConfig, *, model_id: str | None = None) -> dict[str, Any]:
+    """The :class:`aiflow.agents.BedrockConfig` options for this receptionist.
+
+    Args:
+        config: the receptionist's configuration.
+        model_id: the model when ``llm.model_id`` is not set (``AIFLOW_BEDROCK_MODEL_ID``).
+    """
     options = dict(config.llm.model_extra or {}) if config.llm is not None else {}
     options.pop("engine", None)
-    model_id = options.pop("model_id", None) or os.environ.get("AIFLOW_BEDROCK_MODEL_ID")
+    model_id = options.pop("model_id", None) or model_id
     if not model_id:
         raise ValueError("llm.model_id is not set and AIFLOW_BEDROCK_MODEL_ID is empty")
     targets: dict[str, Any] = {}
@@ -92,6 +96,12 @@ class BedrockResponder:
         return self.agent.respond(call, text)
 
 
-def bedrock_responder(config: ReceptionistConfig) -> BedrockResponder:
+def bedrock_responder(
+    config: ReceptionistConfig, *, model_id: str | None = None
+) -> BedrockResponder:
     """The ``llm.engine`` factory: ``receptionist.llm:bedrock_responder``."""
-    return BedrockResponder(BedrockAgent(agent_config(config)))
+    if model_id is None:
+        from aiflow.settings import Settings
+
+        model_id = Settings.from_env().bedrock_model_id
+    return BedrockResponder(BedrockAgent(agent_config(config, model_id=model_id)))

@@ -9,6 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from aiflow import Call
 
 Question = Literal["anything_else", "person", "message"]
+# Messages kept per call, and the longest message text kept: the call record stays bounded.
+MAX_MESSAGES = 20
+MAX_MESSAGE_CHARS = 2000
 
 
 class Message(BaseModel):
@@ -19,14 +22,6 @@ class Message(BaseModel):
     caller: str | None = None
     language: str
     after_transfer_to: str | None = Field(None, description="the target that did not answer")
-
-
-class LastSpeech(BaseModel):
-    """The speech playing last, from ``assistant_speak`` (to estimate what was heard)."""
-
-    text: str | None = None
-    started_at: int
-    duration_ms: float
 
 
 class ReceptionistState(BaseModel):
@@ -41,8 +36,6 @@ class ReceptionistState(BaseModel):
     asked: Question | None = Field(None, description="the yes/no question we just asked")
     messages: list[Message] = Field(default_factory=list)
     transfer_target: str | None = None
-    last_speech: LastSpeech | None = None
-    caller_started_at: int | None = Field(None, description="user_speech_started, Unix ms")
     bedrock: dict[str, Any] = Field(
         default_factory=dict, description="the LLM engine's conversation (receptionist.llm)"
     )

@@ -518,7 +518,7 @@ def test_sample_event_is_an_http_api_v2_event(name: str) -> None:
     headers = event["headers"]
     assert all(key == key.lower() for key in headers), "API Gateway delivers lower-case names"
     assert headers["content-type"] == "application/json"
-    assert headers["x-api-token"] == "local-dev-token"
+    assert headers["x-api-token"] == "local-dev-token-0123"
     assert int(headers["content-length"]) == len(event["body"].encode())
     context = event["requestContext"]
     assert context["http"]["method"] == "POST"
@@ -561,7 +561,7 @@ def test_local_env_sets_only_declared_variables(template: dict[str, Any]) -> Non
     for logical_id, variables in local.items():
         if logical_id != "Parameters":
             assert set(variables) <= set(function_env(template, logical_id)), logical_id
-    assert local["WebhookFunction"]["AIFLOW_API_TOKEN"] == "local-dev-token"
+    assert local["WebhookFunction"]["AIFLOW_API_TOKEN"] == "local-dev-token-0123"
 
 
 # --- samconfig and build ------------------------------------------------------------------------

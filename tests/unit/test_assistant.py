@@ -20,6 +20,7 @@ from aiflow import (
     HangupAction,
     SpeakAction,
     TransferAction,
+    TurnPolicy,
     UserSpeakEvent,
     after_speech,
     azure,
@@ -29,7 +30,7 @@ from aiflow import (
     speak,
     transfer,
 )
-from aiflow.assistant import FALLBACKS
+from aiflow.policy import FALLBACKS
 from aiflow.protocol import BaseEvent, reply_body
 
 SESSION_ID = "3f2b9c1e-7a4d-4e0b-9c55-1d2e3f405a6b"
@@ -225,7 +226,10 @@ def test_a_hangup_after_speech_goes_to_pending_and_the_farewell_is_sent_now() ->
     ]
     assert wire(reply.deferred) == [{"type": "hangup", "session_id": SESSION_ID}]
     assert wire(call.pending) == [{"type": "hangup", "session_id": SESSION_ID}]
-    assert call.to_doc()["pending"] == [{"type": "hangup", "session_id": SESSION_ID}]
+    assert call.to_doc()["pending"] == {
+        "actions": [{"type": "hangup", "session_id": SESSION_ID}],
+        "awaiting": ["auf wiederhören!"],  # the speech whose end releases it
+    }
 
 
 def test_a_pending_hangup_is_released_first_on_the_next_assistant_speech_ended() -> None:
@@ -749,8 +753,7 @@ def test_the_history_records_caller_and_assistant_turns() -> None:
 
 
 def test_the_history_is_bounded_by_the_assistant_history_limit() -> None:
-    assistant = assistant_returning(None)
-    assistant.history_limit = 3
+    assistant = assistant_returning(None, policy=TurnPolicy(history_limit=3))
     call = new_call()
     for i in range(5):
         assistant.handle(said(f"turn {i}"), call)

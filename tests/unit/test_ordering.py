@@ -30,7 +30,7 @@ def test_a_hangup_after_two_sentences_waits_for_the_end_of_the_second() -> None:
     assert send(assistant, call, "assistant_speech_ended") == [
         {"type": "hangup", "session_id": SESSION["id"]}
     ]
-    assert call.pending == [] and call.pending_after == 0
+    assert call.pending == [] and call.pending.awaiting == []
 
 
 def test_a_silence_releases_the_pending_hangup_at_once() -> None:
@@ -57,9 +57,9 @@ def test_speech_without_a_following_hangup_keeps_the_assistant_default() -> None
     assert "barge_in" not in send(assistant, call, "user_speak", text="hi")[0]
 
 
-def test_the_pending_count_survives_a_save_and_load() -> None:
+def test_the_awaited_speeches_survive_a_save_and_load() -> None:
     assistant, call = make(["One.", "Two.", hangup()])
     send(assistant, call, "user_speak", text="bye")
     restored = Call.from_doc(call.to_doc())
-    assert restored.pending_after == 2
+    assert restored.pending.awaiting == ["one.", "two."]
     assert [a.type for a in restored.pending] == ["hangup"]

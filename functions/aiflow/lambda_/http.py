@@ -1,8 +1,8 @@
 """The Lambda handler for the HTTP webhook (API Gateway HTTP API, payload format 2.0).
 
 Routing is Powertools' ``APIGatewayHttpResolver``: ``POST /webhook`` runs the assistant
-through :class:`aiflow.webhook.Webhook`; anything else gets a JSON 404/405. Only this
-module knows about API Gateway.
+through :class:`aiflow.webhook.Webhook`; anything else gets a JSON 404/405. Only the
+``lambda_`` package knows about API Gateway.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import base64
 import binascii
 import json
 import logging
-import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -19,13 +18,15 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
 from ..assistant import Assistant
+from ..auth import TokenSource
 from ..deadline import Deferrer
 from ..redact import log_failure
+from ..settings import Settings
 from ..store.base import CallStore
-from ..store.memory import MemoryStore
-from ..webhook import TokenSource, Webhook
+from ..webhook import Webhook
+from .aws import token_source
 from .observability import Observer
-from .settings import Settings
+from .wiring import build_engine
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 # Keep this much of the Lambda timeout for answering after the handler gave up.
@@ -52,15 +53,13 @@ def lambda_handler(
             ``AIFLOW_WORKER_FUNCTION`` when set, else none (slow turns get the fallback).
     """
     settings = settings or Settings.from_env()
+    engine = build_engine(assistant, settings, store=store, deferrer=deferrer)
     webhook = Webhook(
-        assistant,
-        store=store or default_store(settings),
+        engine,
         token=token if token is not None else token_source(settings),
         max_body_bytes=settings.max_body_bytes,
-        turn_budget_ms=settings.turn_budget_ms,
-        deferrer=deferrer or default_deferrer(settings),
     )
-    observer = Observer(assistant.name, redact_logs=settings.redact_logs)
+    observer = Observer(assistant.name, settings)
     webhook.on_event = observer.event
     app = APIGatewayHttpResolver()
 
@@ -70,7 +69,13 @@ def lambda_handler(
         request = app.current_event
         body = _raw_body(request.body, bool(request.is_base64_encoded))
         reply = webhook.handle(request.headers or {}, body, budget_ms=_budget(app, settings))
-        observer.finish(reply, (time.perf_counter() - started) * 1000)
+        observer.finish(
+            reply.status,
+            reply.report,
+            (time.perf_counter() - started) * 1000,
+            error=reply.error,
+            body=reply.body,
+        )
         content_type = "application/json" if reply.body is not None else None
         return Response(status_code=reply.status, content_type=content_type, body=reply.body)
 
@@ -80,7 +85,12 @@ def lambda_handler(
 
     @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
     def _unexpected(exc: Exception) -> Response[str]:
-        log_failure(logging.getLogger("aiflow"), "unexpected error outside the webhook core")
+        log_failure(
+            logging.getLogger("aiflow"),
+            "unexpected error outside the webhook core",
+            error=exc,
+            redact=settings.redact_logs,
+        )
         return _json(500, "internal_error", "the webhook failed; see its logs")
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -96,56 +106,8 @@ def lambda_handler(
             observer.metrics.clear_metrics()
 
     handler.webhook = webhook  # type: ignore[attr-defined]  # for tests and the dev server
+    handler.engine = engine  # type: ignore[attr-defined]
     return handler
-
-
-def default_store(settings: Settings) -> CallStore:
-    """DynamoDB when a table is configured, else a per-process memory store."""
-    if settings.table_name:
-        from ..store.dynamodb import DynamoDBStore
-
-        store = DynamoDBStore(settings.table_name, ttl_seconds=settings.call_ttl_seconds)
-        if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
-            _ = store.client  # create the client during init, which has the CPU boost
-        return store
-    return MemoryStore(ttl_seconds=settings.call_ttl_seconds)
-
-
-def default_deferrer(settings: Settings) -> Deferrer | None:
-    """The worker Lambda function, invoked asynchronously, if one is configured."""
-    if not settings.worker_function:
-        return None
-    from ..deadline import LambdaDeferrer
-
-    # Its client is created on the first slow turn: the Lambda service model costs ~30 ms,
-    # which every cold start would pay, while most instances never need it.
-    return LambdaDeferrer(settings.worker_function)
-
-
-def token_source(settings: Settings) -> TokenSource:
-    """Where the expected token comes from: the environment, else Secrets Manager (cached)."""
-    if settings.api_token:
-        fixed = settings.api_token
-        return lambda: fixed
-    if settings.token_secret:
-        secret, max_age = settings.token_secret, settings.token_cache_seconds
-
-        provider: Any = None
-
-        def read_secret() -> str | None:
-            nonlocal provider
-            if provider is None:
-                import boto3
-                from aws_lambda_powertools.utilities.parameters import SecretsProvider
-
-                # A client of the default session: Powertools' own would build a new
-                # session and load botocore's data again (~70 ms on the first call).
-                provider = SecretsProvider(boto3_client=boto3.client("secretsmanager"))
-            value = provider.get(secret, max_age=max_age)
-            return value if isinstance(value, str) else None
-
-        return read_secret
-    return lambda: None
 
 
 def _raw_body(body: str | None, is_base64: bool) -> bytes:
@@ -156,15 +118,18 @@ def _raw_body(body: str | None, is_base64: bool) -> bytes:
             return base64.b64decode(body)
         except (binascii.Error, ValueError):
             return b"\x00not base64"  # parse_event answers 400 "not valid JSON"
-    return body.encode()
+    try:
+        return body.encode("utf-8")
+    except UnicodeEncodeError:
+        return b"\xff"  # not UTF-8: parse_event answers 400
 
 
-def _budget(app: APIGatewayHttpResolver, settings: Settings) -> float:
+def _budget(app: APIGatewayHttpResolver, settings: Settings) -> float | None:
     context = app.lambda_context
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     if callable(remaining):
-        return float(max(0, min(settings.turn_budget_ms, remaining() - _SAFETY_MS)))
-    return float(settings.turn_budget_ms)
+        return float(max(0, min(settings.answer_budget_ms, remaining() - _SAFETY_MS)))
+    return None
 
 
 def _json(status: int, code: str, message: str) -> Response[str]:

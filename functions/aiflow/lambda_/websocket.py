@@ -22,81 +22,25 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..assistant import Assistant
-from ..store.base import CallStore
-from ..webhook import TokenSource
-from .settings import Settings
+from ..auth import TokenSource
+from ..settings import Settings
+from ..store.base import CallStore, Connections
+from ..streaming import Sender
+from ..ws.transport import WebSocketTransport
+from .aws import ManagementApi, token_source
+from .observability import Observer
+from .wiring import build_engine, connections_of
 
-if TYPE_CHECKING:
-    from mypy_boto3_apigatewaymanagementapi import ApiGatewayManagementApiClient
-
-    from ..ws.connections import Connections
-    from ..ws.session import WebSocketTransport
-    from ..ws.stream import Sender
-    from .observability import Observer
-
-SenderFactory = Callable[[Mapping[str, Any]], "Sender"]
+SenderFactory = Callable[[Mapping[str, Any]], Sender]
 """Returns the sender for the connection of an API Gateway ``requestContext``."""
 
 _SAFETY_MS = 1000  # keep this much of the Lambda timeout for the apology and the save
-
-
-class ManagementApi:
-    """Sends frames with ``PostToConnection`` (one cached client per endpoint).
-
-    Args:
-        endpoint: fixed callback URL; default ``AIFLOW_WS_ENDPOINT``, else
-            ``https://{domainName}/{stage}`` of each event.
-        client_factory: builds the ``apigatewaymanagementapi`` client for an endpoint URL.
-    """
-
-    def __init__(
-        self,
-        endpoint: str | None = None,
-        *,
-        client_factory: Callable[[str], ApiGatewayManagementApiClient] | None = None,
-    ) -> None:
-        self.endpoint = endpoint or os.environ.get("AIFLOW_WS_ENDPOINT") or None
-        self._factory = client_factory or _new_client
-        self._clients: dict[str, ApiGatewayManagementApiClient] = {}
-        self._lock = threading.Lock()
-
-    def endpoint_for(self, request_context: Mapping[str, Any]) -> str:
-        """The callback URL for the API and stage of ``request_context``."""
-        if self.endpoint:
-            return self.endpoint
-        return f"https://{request_context['domainName']}/{request_context['stage']}"
-
-    def client(self, endpoint: str) -> ApiGatewayManagementApiClient:
-        """The client for ``endpoint`` (created once per process)."""
-        with self._lock:
-            if endpoint not in self._clients:
-                self._clients[endpoint] = self._factory(endpoint)
-            return self._clients[endpoint]
-
-    def __call__(self, request_context: Mapping[str, Any]) -> Sender:
-        """The sender for the connection of ``request_context``."""
-        from ..ws.stream import ConnectionGone, SendFailed
-
-        client = self.client(self.endpoint_for(request_context))
-        connection_id = str(request_context["connectionId"])
-
-        def send(body: str) -> None:
-            try:
-                client.post_to_connection(ConnectionId=connection_id, Data=body.encode())
-            except Exception as exc:
-                code = _error_code(exc)
-                if code == "GoneException":
-                    raise ConnectionGone("the platform closed the connection") from None
-                raise SendFailed(f"PostToConnection failed: {code}") from exc
-
-        return send
 
 
 class WebSocketHandler:
@@ -117,7 +61,7 @@ class WebSocketHandler:
         sender_for: SenderFactory | None = None,
     ) -> None:
         self.assistant = assistant
-        self.sender_for: SenderFactory = sender_for or ManagementApi()
+        self._sender_for = sender_for
         self._store = store
         self._connections = connections
         self._token = token
@@ -134,24 +78,30 @@ class WebSocketHandler:
         assert self._transport is not None
         return self._transport
 
+    @property
+    def sender_for(self) -> SenderFactory:
+        """How replies reach a connection (the Management API unless replaced)."""
+        if self._sender_for is None:
+            self._sender_for = ManagementApi(self._settings or Settings.from_env())
+        return self._sender_for
+
+    @sender_for.setter
+    def sender_for(self, value: SenderFactory) -> None:
+        self._sender_for = value
+
     def _build(self) -> None:
         with self._lock:
             if self._transport is not None:
                 return
-            from ..ws.session import WebSocketTransport
-            from .http import default_store, token_source
-            from .observability import Observer
-
             settings = self._settings or Settings.from_env()
-            store = self._store or default_store(settings)
-            observer = Observer(self.assistant.name, redact_logs=settings.redact_logs)
+            self._settings = settings
+            engine = build_engine(self.assistant, settings, store=self._store)
+            observer = Observer(self.assistant.name, settings)
             transport = WebSocketTransport(
-                self.assistant,
-                store=store,
-                connections=self._connections or default_connections(store),
+                engine,
+                connections=self._connections or connections_of(engine.store),
                 token=self._token if self._token is not None else token_source(settings),
-                filler_after_ms=settings.turn_budget_ms,
-                max_body_bytes=settings.max_body_bytes,
+                max_frame_bytes=settings.max_body_bytes,
             )
             transport.on_event = observer.event
             self._observer = observer
@@ -172,24 +122,26 @@ class WebSocketHandler:
                 if refused is None:
                     observer.metrics.add_metric(name="Connects", unit="Count", value=1)
                     return {"statusCode": 200}
-                observer.finish(refused, (time.perf_counter() - started) * 1000)
+                elapsed = (time.perf_counter() - started) * 1000
+                observer.finish(refused.status, None, elapsed, error=refused.code)
                 return {
                     "statusCode": refused.status,
-                    "headers": refused.headers,
-                    "body": refused.body or "",
+                    "headers": {"Content-Type": "application/json"},
+                    "body": refused.body,
                 }
             if route in ("$disconnect", "DISCONNECT"):
                 transport.disconnect(connection_id)
                 observer.metrics.add_metric(name="Disconnects", unit="Count", value=1)
                 return {"statusCode": 200}
-            outcome = transport.receive(
+            report = transport.receive(
                 connection_id,
                 _body(event),
                 self.sender_for(request),
                 received_at_ms=_int_or_none(request.get("requestTimeEpoch")),
-                max_turn_ms=_max_turn(context, transport.max_turn_ms),
+                max_turn_ms=_max_turn(context, transport.engine.limits.max_turn_ms),
             )
-            observer.finish(outcome.as_http_reply(), (time.perf_counter() - started) * 1000)
+            status = 200 if report.action_types else 204
+            observer.finish(status, report, (time.perf_counter() - started) * 1000)
             return {"statusCode": 200}
         finally:
             observer.metrics.flush_metrics(raise_on_empty_metrics=False)
@@ -224,29 +176,6 @@ def websocket_handler(
     )
 
 
-def default_connections(store: CallStore) -> Connections:
-    """Connection records next to the calls: the same DynamoDB table, or memory."""
-    from ..store.dynamodb import DynamoDBStore
-    from ..ws.connections import DynamoDBConnections, MemoryConnections
-
-    if isinstance(store, DynamoDBStore):
-        return DynamoDBConnections(
-            store.table_name, client=store.client, ttl_seconds=store.ttl_seconds
-        )
-    return MemoryConnections()
-
-
-def _new_client(endpoint: str) -> ApiGatewayManagementApiClient:
-    import boto3
-    from botocore.config import Config
-
-    # A caller is waiting: short timeouts, one retry.
-    config = Config(
-        connect_timeout=2, read_timeout=3, retries={"mode": "standard", "total_max_attempts": 2}
-    )
-    return boto3.client("apigatewaymanagementapi", endpoint_url=endpoint, config=config)
-
-
 def _headers(event: Mapping[str, Any]) -> dict[str, str]:
     headers = {str(k): str(v) for k, v in (event.get("headers") or {}).items()}
     for name, values in (event.get("multiValueHeaders") or {}).items():
@@ -279,10 +208,3 @@ def _max_turn(context: Any, default: int) -> float:
     if callable(remaining):
         return float(max(0, min(default, remaining() - _SAFETY_MS)))
     return float(default)
-
-
-def _error_code(exc: Exception) -> str:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        return str(response.get("Error", {}).get("Code", "")) or type(exc).__name__
-    return type(exc).__name__

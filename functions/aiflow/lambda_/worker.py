@@ -1,8 +1,9 @@
 """The Lambda handler of the asynchronous worker that finishes slow turns.
 
-The webhook invokes it with ``InvocationType=Event`` and the payload of
-:func:`aiflow.deadline.start_slow_turn`; it runs the assistant's handler without the turn
-budget and stores the resulting actions for delivery on the next speech end::
+The webhook starts it with ``InvocationType=Event`` and the payload of
+:func:`aiflow.deadline.start_slow_turn`; it runs the turn engine's
+:meth:`~aiflow.turns.TurnEngine.finish_slow_turn`, which runs the assistant's handler without
+the turn budget and holds the answer for delivery on the next speech end::
 
     worker = worker_handler(assistant)
 """
@@ -13,11 +14,10 @@ from collections.abc import Callable
 from typing import Any
 
 from ..assistant import Assistant
-from ..deadline import run_slow_turn
+from ..settings import Settings
 from ..store.base import CallStore
-from .http import default_store
 from .observability import Observer
-from .settings import Settings
+from .wiring import build_engine
 
 WorkerHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -27,14 +27,16 @@ def worker_handler(
 ) -> WorkerHandler:
     """Turn ``assistant`` into the worker Lambda handler for its slow turns."""
     settings = settings or Settings.from_env()
-    call_store = store or default_store(settings)
-    observer = Observer(assistant.name, redact_logs=settings.redact_logs)
+    engine = build_engine(assistant, settings, store=store)
+    observer = Observer(assistant.name, settings)
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         observer.start(context)
         observer.logger.set_correlation_id(str(event.get("session_id")))
-        result = run_slow_turn(assistant, call_store, event)
+        report = engine.finish_slow_turn(event)
+        result = "abandoned" if report.abandoned else ("failed" if report.reason else "delivered")
         observer.logger.info("slow turn finished", extra={"result": result})
         return {"result": result}
 
+    handler.engine = engine  # type: ignore[attr-defined]  # for tests and the dev server
     return handler

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 
-from ..ws.stream import ConnectionGone, Sender
+from ..streaming import ConnectionGone, Sender
 from .gateway import LocalContext
 from .requestlog import RequestLog, peek_event
 

@@ -22,7 +22,7 @@ from aiflow.webhook import Webhook
 
 TEMPLATE = Path(__file__).parents[3] / "template.yaml"
 SESSION = {"id": "5d0c6b52-0000-4000-8000-00000000beef", "from_phone_number": "+4917612345678"}
-TOKEN = "local-dev-token"
+TOKEN = "local-dev-token-0123"
 
 
 class SlowModel:

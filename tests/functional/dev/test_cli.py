@@ -20,7 +20,7 @@ import pytest
 from aiflow.dev.cli import main
 
 ROOT = Path(__file__).resolve().parents[3]
-TOKEN = "test-token-123"
+TOKEN = "test-token-0123456789"
 
 pytestmark = pytest.mark.slow
 
@@ -246,7 +246,9 @@ def test_call_with_a_wrong_token_says_where_to_get_the_right_one(
     from aiflow.store import MemoryStore
     from tests.examples.hello import assistant
 
-    handler = lambda_handler(assistant, store=MemoryStore(), token="right", settings=Settings())
+    handler = lambda_handler(
+        assistant, store=MemoryStore(), token="the-right-token-1234", settings=Settings()
+    )
     with DevServer(handler, port=0) as server:
         status = main(["call", server.webhook_url, "--token", "wrong", "--script", os.devnull])
 

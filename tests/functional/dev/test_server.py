@@ -17,6 +17,7 @@ import pytest
 from aiflow.lambda_ import Settings, lambda_handler
 from aiflow.local.embedded import EmbeddedDynamoDB
 from aiflow.local.server import DevServer, RequestLog
+from aiflow.store.dynamodb import item_doc
 from tests.examples.hello import assistant as hello
 
 pytestmark = pytest.mark.slow
@@ -83,7 +84,7 @@ def test_an_event_is_answered_and_the_call_lands_in_the_dynamodb_table(running: 
     item = running.db.item(session_id)
     assert item is not None
     assert item["version"] == {"N": "1"}
-    assert json.loads(item["doc"]["S"])["history"][0]["text"] == "Hello! Say something."
+    assert item_doc(item)["history"][0]["text"] == "Hello! Say something."
     assert running.db.table_name() in running.db.client().list_tables()["TableNames"]
 
 

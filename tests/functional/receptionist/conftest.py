@@ -28,6 +28,7 @@ from aiflow import (
     TransferAction,
     parse_event,
 )
+from aiflow.clock import FakeClock as AiflowFakeClock
 from receptionist.app import build_assistant
 from receptionist.config import ReceptionistConfig, load_config
 
@@ -41,17 +42,23 @@ TUESDAY_8_PM = 1767726000000
 MS_PER_CHARACTER = 60
 
 
-class FakeClock:
-    """Unix ms that only moves when the test (or playback) moves it."""
+class FakeClock(AiflowFakeClock):
+    """Unix ms that only moves when the test (or playback) moves it; both the receptionist
+    (called) and the framework (``now_ms``) read it."""
 
     def __init__(self, now: int = TUESDAY_10_AM) -> None:
-        self.now = now
+        super().__init__(now)
 
     def __call__(self) -> int:
-        return self.now
+        return self.now_ms()
 
-    def advance(self, ms: float) -> None:
-        self.now += int(ms)
+    @property
+    def now(self) -> int:
+        return self.now_ms()
+
+    @now.setter
+    def now(self, value: int) -> None:
+        self.set(value)
 
 
 def duration_of(text: str) -> int:
@@ -173,11 +180,13 @@ class PhoneCall:
         event = parse_event(json.dumps(body))
         if self.doc is None:
             state: Any = self.assistant.state_model() if self.assistant.state_model else {}
-            call = Call.from_session(event.session, state=state)
+            call = Call.from_session(event.session, state=state, clock=self.clock)
         else:
             # Reloaded from its JSON like the store does: is_new false, resumed reset.
             doc = json.loads(json.dumps(self.doc))
-            call = Call.from_doc(doc, version=1, state_model=self.assistant.state_model)
+            call = Call.from_doc(
+                doc, version=1, state_model=self.assistant.state_model, clock=self.clock
+            )
         reply = self.assistant.handle(event, call)
         assert not reply.fallback, f"the handler failed on {event.type}; see the log"
         self.doc = call.to_doc()

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from botocore.stub import ANY
 
+from aiflow import Assistant
 from aiflow.agents import BedrockAgent
 from aiflow.protocol import to_action_number
 from receptionist.app import build_assistant
@@ -30,7 +31,7 @@ def _aws(monkeypatch: pytest.MonkeyPatch) -> None:
 def call_with_model(config: ReceptionistConfig, clock: FakeClock) -> tuple[PhoneCall, Any]:
     client, stub = stubbed_client()
     stub.activate()
-    agent = BedrockAgent(agent_config(config), client=client)
+    agent = BedrockAgent(agent_config(config, model_id=MODEL), client=client)
     assistant = build_assistant(config, responder=BedrockResponder(agent), clock=clock)
     return PhoneCall(assistant, clock), stub
 
@@ -59,7 +60,7 @@ def test_the_model_answers_a_free_question_with_what_the_yaml_says(
 def test_the_system_prompt_carries_the_business_hours_and_faq(
     config: ReceptionistConfig,
 ) -> None:
-    options = agent_config(config)
+    options = agent_config(config, model_id=MODEL)
     assert options["model_id"] == MODEL
     assert config.business_name in options["system_prompt"]
     assert "Uhr" in options["system_prompt"]  # the opening hours, spoken form
@@ -84,9 +85,10 @@ def test_a_transfer_chosen_by_the_model_goes_to_the_configured_number_after_the_
 def test_without_llm_config_the_environment_switches_bedrock_on_and_off(
     config: ReceptionistConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert isinstance(make_responder(config), BedrockResponder)
+    assert isinstance(build_assistant(config), Assistant)
+    assert isinstance(make_responder(config, model_id=MODEL), BedrockResponder)
+    assert not isinstance(make_responder(config, model_id=None), BedrockResponder)
     monkeypatch.delenv("AIFLOW_BEDROCK_MODEL_ID")
-    assert not isinstance(make_responder(config), BedrockResponder)
     chosen = ReceptionistConfig.model_validate(
         {**config.model_dump(), "llm": {"engine": "receptionist.llm:bedrock_responder"}}
     )

@@ -68,7 +68,8 @@ def test_key_0_puts_the_caller_through(phone: PhoneCall) -> None:
     heard = phone.press("0")
 
     assert heard.said == ["Einen Moment bitte, ich verbinde Sie mit unserem Empfang."]
-    assert heard.sequence == ["speak", "(speech ended)", "transfer"]
+    # The key press stops whatever is playing first (TurnPolicy.dtmf_barge_in).
+    assert heard.sequence == ["barge_in", "speak", "(speech ended)", "transfer"]
 
 
 def test_naming_a_department_puts_the_caller_through_to_it(phone: PhoneCall) -> None:

@@ -18,6 +18,7 @@ from aiflow import (
 )
 from aiflow.lambda_ import Settings, lambda_handler
 from aiflow.store import MemoryStore
+from aiflow.store.dynamodb import item_doc
 from aiflow.testing import CallOptions, CallSimulator, SimulatorError
 from tests.examples.hello import assistant as hello
 
@@ -181,7 +182,9 @@ def test_raw_events_are_sent_as_given() -> None:
 
 
 def test_a_wrong_token_gets_401_and_nothing_runs() -> None:
-    handler = lambda_handler(hello, store=MemoryStore(), token="right", settings=Settings())
+    handler = lambda_handler(
+        hello, store=MemoryStore(), token="the-right-token-1234", settings=Settings()
+    )
     with CallSimulator(handler, token="wrong") as call:
         turn = call.start()
 
@@ -240,6 +243,6 @@ def test_calls_go_through_dynamodb_when_given_its_store(aiflow_dynamodb: Any) ->
         item = aiflow_dynamodb.item(call.session_id)
 
     assert item is not None
-    doc = json.loads(item["doc"]["S"])
+    doc = item_doc(item)
     assert [t["text"] for t in doc["history"]] == ["Hello! Say something.", "Hi", "You said: Hi"]
     assert int(item["expires_at"]["N"]) > 0

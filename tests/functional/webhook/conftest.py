@@ -39,15 +39,14 @@ from aiflow import (
     speak,
     transfer,
 )
-from aiflow import redact as redaction
 from aiflow.lambda_ import Settings, lambda_handler
 from aiflow.local.template import create_tables, sample_events
-from aiflow.store.dynamodb import DynamoDBStore
+from aiflow.store.dynamodb import DynamoDBStore, item_doc
 
 REPO = Path(__file__).resolve().parents[3]
 TEMPLATE = REPO / "template.yaml"
 EVENTS_DIR = REPO / "infra" / "events"
-TOKEN = "local-dev-token"
+TOKEN = "local-dev-token-0123"
 CALLER = "+4917612345678"
 TRANSFER_TARGET = "+4930123456789"
 MAGIC_WORD = "kaboom"
@@ -254,7 +253,11 @@ class Table:
     def doc(self, session_id: str) -> dict[str, Any]:
         item = self.item(session_id)
         assert item is not None, f"no call record for {session_id}"
-        return json.loads(item["doc"]["S"])
+        return item_doc(item)
+
+    def pending(self, session_id: str) -> list[dict[str, Any]]:
+        """The actions held back in the call record (until the awaited speech ended)."""
+        return list((self.doc(session_id).get("pending") or {}).get("actions", []))
 
     def version(self, session_id: str) -> int:
         item = self.item(session_id)
@@ -501,12 +504,11 @@ def line(world: World, samples: dict[str, dict[str, Any]]) -> Iterator[Line]:
     finally:
         line.receptionist.unblock.set()
         for handler in line._handlers:
-            pool = getattr(getattr(handler, "webhook", None), "_pool", None)
-            if pool is not None:
-                pool.shutdown(wait=False)
+            engine = getattr(handler, "engine", None)
+            if engine is not None:
+                engine.close()
         parameters.clear_caches()
         # The Lambda transport configures process-wide logging; leave it as we found it.
-        redaction.configure(enabled=True)
         aiflow_logger.handlers[:] = saved_logger[0]
         aiflow_logger.propagate = saved_logger[1]
         aiflow_logger.setLevel(saved_logger[2])

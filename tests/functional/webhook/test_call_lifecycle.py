@@ -28,18 +28,18 @@ def test_goodbye_is_spoken_first_and_the_hangup_follows_when_the_speech_has_ende
     assert farewell.status == 200
     assert farewell.types == ["speak"]  # only the speech: hanging up now would cut it off
     assert farewell.said == ["Goodbye!"]
-    assert line.table.doc(phone.session_id)["pending"] == [
+    assert line.table.pending(phone.session_id) == [
         {"type": "hangup", "session_id": phone.session_id}
     ]
 
     assert phone.send("assistant_speak", text="Goodbye!", duration_ms=800).status == 204
-    assert line.table.doc(phone.session_id)["pending"] != []  # still playing
+    assert line.table.pending(phone.session_id) != []  # still playing
 
     ended = phone.send("assistant_speech_ended")
 
     assert ended.status == 200
     assert ended.json == {"type": "hangup", "session_id": phone.session_id}
-    assert line.table.doc(phone.session_id)["pending"] == []
+    assert line.table.pending(phone.session_id) == []
     assert phone.send("assistant_speech_ended").status == 204  # delivered once
 
 
@@ -50,7 +50,7 @@ def test_the_transfer_waits_for_the_announcement_to_finish(line: Line, phone: Ph
 
     assert announcement.types == ["speak"]
     assert announcement.said == ["Connecting you to the operator."]
-    (pending,) = line.table.doc(phone.session_id)["pending"]
+    (pending,) = line.table.pending(phone.session_id)
     assert pending["type"] == "transfer"
 
     transfer = phone.send("assistant_speech_ended")
@@ -76,7 +76,7 @@ def test_after_speech_holds_back_any_actions_until_the_speech_has_ended(
     first = phone.send("user_speak", text="tell me two things")
 
     assert first.said == ["First thing."]
-    assert [a["type"] for a in line.table.doc(phone.session_id)["pending"]] == [
+    assert [a["type"] for a in line.table.pending(phone.session_id)] == [
         "barge_in",
         "speak",
     ]
@@ -183,7 +183,7 @@ def test_an_expired_record_not_yet_deleted_by_dynamodb_is_no_call(line: Line) ->
     doc = line.table.doc(phone.session_id)
     assert doc["state"] == {"turns": 0}
     assert [t["text"] for t in doc["history"]] == [GREETING]
-    assert doc["pending"] == []
+    assert doc.get("pending") is None
     assert line.table.version(phone.session_id) == 1  # saved over the expired item
     assert int(line.table.item(phone.session_id)["expires_at"]["N"]) > time.time()
     assert phone.send("assistant_speech_ended").status == 204  # the old hangup is gone

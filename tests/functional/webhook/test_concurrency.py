@@ -23,6 +23,8 @@ from typing import Any
 import pytest
 from moto.dynamodb.models import DynamoDBBackend
 
+from aiflow import TurnPolicy
+
 from .conftest import Line, Phone, Reply
 
 THREADS = 8
@@ -71,7 +73,7 @@ def run_together(count: int, work: Any) -> list[Any]:
 def test_eight_callers_turns_arriving_at_once_are_each_stored_exactly_once(
     line: Line, atomic_dynamodb: None
 ) -> None:
-    line.assistant.history_limit = 1000
+    line.assistant.policy = TurnPolicy(history_limit=1000)
     phone = line.call()
     phone.send("session_start")
     said: list[str] = []
@@ -111,7 +113,7 @@ def test_a_pending_hangup_is_delivered_once_when_speech_end_events_race(
     assert statuses == Counter({200: 1, 204: THREADS - 1})
     (delivered,) = [r for r in replies if r.status == 200]
     assert delivered.types == ["hangup"]
-    assert line.table.doc(phone.session_id)["pending"] == []
+    assert line.table.pending(phone.session_id) == []
 
 
 def test_turns_of_different_calls_do_not_interfere(line: Line, atomic_dynamodb: None) -> None:

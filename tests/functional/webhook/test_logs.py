@@ -133,7 +133,7 @@ def test_the_request_log_line_says_how_each_event_was_answered(
     assert answered["session_start"]["actions"] == ["speak"]
     assert answered["session_start"]["store_requests"] == 2
     assert answered["assistant_speak"]["status"] == 204
-    assert answered["assistant_speak"]["store_requests"] == 0
+    assert answered["assistant_speak"]["store_requests"] == 2  # playback is stored
     assert answered["user_speak"]["fallback"] is True
     assert answered["user_speak"]["level"] == "WARNING"
 

@@ -109,9 +109,12 @@ def test_when_saving_the_call_fails_the_caller_hears_the_fallback_and_nothing_ha
     with failing(line.client, "PutItem", make_error("PutItem")) as attempts:
         reply = phone.send("user_speak", text="book it, please")
 
-    # Only a refused (throttled) write is surely unapplied and so safe to send again.
-    code = getattr(make_error("PutItem"), "response", {}).get("Error", {}).get("Code")
-    assert attempts == ["PutItem"] * (2 if code in THROTTLE_CODES else 1)
+    # Only a write that surely was not applied (refused as throttled, or never sent because
+    # the endpoint could not be reached) is safe to send again.
+    error = make_error("PutItem")
+    code = getattr(error, "response", {}).get("Error", {}).get("Code")
+    unsent = isinstance(error, EndpointConnectionError)
+    assert attempts == ["PutItem"] * (2 if code in THROTTLE_CODES or unsent else 1)
     assert reply.status == 200
     assert reply.said == [line.assistant.fallback]
     assert line.table.item(phone.session_id) == before
@@ -169,15 +172,17 @@ def test_session_start_and_session_end_during_an_outage_are_answered_without_5xx
     assert end.status == 204
 
 
-def test_events_that_need_no_storage_are_unaffected_by_an_outage(line: Line) -> None:
+def test_events_nobody_waits_on_get_no_fallback_speech_in_an_outage(line: Line) -> None:
     phone = line.call(caller=CALLER)
     outage = EndpointConnectionError(endpoint_url="https://dynamodb.eu-central-1.amazonaws.com")
 
     with failing(line.client, "GetItem", outage) as attempts:
         replies = [phone.send("assistant_speak"), phone.send("user_speech_started")]
 
+    # The framework reads the call for them (playback, interruptions), but a failure to is
+    # nothing the caller should hear about.
     assert [r.status for r in replies] == [204, 204]
-    assert attempts == []
+    assert set(attempts) == {"GetItem"}
 
 
 def test_a_handler_bug_gets_the_fallback_and_the_call_goes_on(line: Line) -> None:
@@ -325,12 +330,12 @@ def test_an_unresponsive_dynamodb_endpoint_still_gets_the_caller_an_answer(
 
     worker.start()
     try:
-        worker.join(timeout=2.0)
+        worker.join(timeout=3.0)
         answered = list(replies)
     finally:
         endpoint.close()  # lets the stuck request fail, so no thread outlives the test
         worker.join(timeout=10)
 
-    assert answered, "no answer within 2 s (the Lambda would time out: API Gateway says 5xx)"
+    assert answered, "no answer within 3 s (the platform would give up on the call)"
     assert answered[0].status == 200
     assert answered[0].said == [line.assistant.fallback]

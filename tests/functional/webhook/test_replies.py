@@ -8,6 +8,7 @@ import pytest
 
 from aiflow.lambda_ import Settings
 from aiflow.local.template import sample_events
+from aiflow.store.dynamodb import item_doc
 
 from .conftest import CALLER, EVENTS_DIR, Line, Phone, invoke
 
@@ -158,4 +159,4 @@ def test_the_sample_events_replayed_unchanged_are_one_well_answered_call(line: L
     assert line.receptionist.resumes == [(False, None), (True, "active")]
     assert seen[-1] == ("session_end", 204)
     (item,) = line.table.items()
-    assert json.loads(item["doc"]["S"])["status"] == "ended"
+    assert item_doc(item)["status"] == "ended"

@@ -22,19 +22,21 @@ NOTHING: list[str] = []
 # One call, event by event, with what the test assistant does and the requests it costs.
 CALL = [
     ("session_start", {}, READ_WRITE),  # new call: greeting stored
-    ("assistant_speak", {"text": "Hello", "duration_ms": 900}, NOTHING),  # no handler
+    # Playback start and length: the framework trims an interrupted sentence from them and
+    # ties held actions to the speech they wait for, so a speech start is stored.
+    ("assistant_speak", {"text": "Hello", "duration_ms": 900}, READ_WRITE),
     ("assistant_speech_ended", {}, READ),  # nothing pending, no handler: no write
-    ("user_speech_started", {}, NOTHING),  # no handler
+    ("user_speech_started", {}, READ_WRITE),  # when the caller started talking (barge-in)
     ("user_speak", {"text": "a table for two"}, READ_WRITE),
     ("dtmf_received", {"digit": "3"}, READ_WRITE),
     ("user_input_timeout", {}, READ),  # nothing pending, no handler
     ("transcription_partial", {"text": "a ta"}, NOTHING),  # unknown type
     ("sms_failed", {}, NOTHING),
     ("user_speak", {"text": "goodbye"}, READ_WRITE),  # hangup pending
-    ("assistant_speak", {"text": "Goodbye!", "duration_ms": 700}, NOTHING),
+    ("assistant_speak", {"text": "Goodbye!", "duration_ms": 700}, READ_WRITE),
     ("assistant_speech_ended", {}, READ_WRITE),  # hangup released and removed
     ("session_end", {}, READ_WRITE),  # status ended
-    ("session_end", {}, READ),  # a repeated delivery changes nothing
+    ("session_end", {}, READ),  # the call has ended: nothing runs, nothing is written
 ]
 
 

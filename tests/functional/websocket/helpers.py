@@ -14,7 +14,7 @@ from aiflow.agents.sentences import SentenceSplitter
 from aiflow.ws import ConnectionGone, streaming
 
 SESSION_ID = "7c1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f"
-TOKEN = "local-dev-token"
+TOKEN = "local-dev-token-0123"
 ANSWER = (
     "Our practice is open from eight to six today. "
     "You can come by without an appointment until noon. "

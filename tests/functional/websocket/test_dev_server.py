@@ -202,7 +202,9 @@ def test_the_call_simulator_reports_a_refused_token(running: Running) -> None:
 
 def test_a_websocket_upgrade_elsewhere_or_without_a_handler_is_plain_http(running: Running) -> None:
     assistant = Assistant("plain")
-    with DevServer(lambda_handler(assistant, token="t", settings=Settings()), port=0) as server:
+    with DevServer(
+        lambda_handler(assistant, token="a-websocket-token-123", settings=Settings()), port=0
+    ) as server:
         with pytest.raises(InvalidStatus) as refused:
             connect(server.ws_url, additional_headers={"X-API-TOKEN": "t"}, proxy=None)
         assert refused.value.response.status_code == 404

@@ -1,22 +1,23 @@
-"""Replies over time: stream sentences as they are ready, or send a filler now and the answer later.
+"""Streaming answers, on any transport: sentences go out as soon as they are ready.
 
-Over a WebSocket the platform accepts actions at any time, so a handler need not wait until
-its whole answer is ready. Two ways to use that, both harmless over HTTP:
+Two tools for handlers, importable from ``aiflow``:
 
-* A generator handler decorated with :func:`streaming`: each yielded sentence (``str``) or
-  action is sent as soon as the next one is under way::
+* :func:`streaming` on a generator handler: each yielded sentence (``str``) or action is
+  sent as soon as the next one is under way::
 
       @assistant.on_user_speak
       @streaming
       def answer(event: UserSpeakEvent, call: Call):
           yield from agent.stream(call, event.text)      # one speak per finished sentence
 
-  ``async def`` generators work the same way. Over HTTP the items are collected into one
-  reply (consecutive sentences become one ``speak``).
+  ``async def`` generators work the same way.
+* :func:`send` from any handler: ``send("One moment, please …")`` goes out now and returns
+  True when the transport can send before the handler returns.
 
-* :func:`send` from any handler: ``send("One moment, please …")`` goes out now over a
-  WebSocket and returns True; over HTTP it returns False and sends nothing (there the
-  deadline guard says the filler).
+Over a WebSocket the transport gives the turn a :class:`Channel`, and frames go out as the
+handler produces them. Over HTTP there is no channel: the items are collected into the one
+reply (consecutive sentences become one ``speak``) and :func:`send` returns False (there the
+deadline guard says the filler).
 
 The last sentence of a streamed answer is held back for ``lookahead`` (50 ms by default):
 when the generator ends within that time, the sentence goes to the core with the rest, and
@@ -24,8 +25,8 @@ so gets the assistant's ``user_input_timeout``, and a ``hangup``/``transfer`` af
 held back until the speech has ended, exactly as for a returned list. A ``hangup`` or
 ``transfer`` sent after streamed speech is always held back until that speech has ended.
 
-A streamed answer stops when the caller starts talking (``user_speech_started`` after the
-event it answers): the generator is closed, what was not sent yet is dropped.
+A streamed answer stops when the caller starts talking (the transport's ``cancelled``
+check): the generator is closed, what was not sent yet is dropped.
 """
 
 from __future__ import annotations
@@ -45,32 +46,21 @@ from collections.abc import (
     Sequence,
 )
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
-from ..assistant import AfterSpeech, as_action
-from ..errors import AiflowError
-from ..protocol.actions import (
-    Action,
-    AudioAction,
-    BaseAction,
-    HangupAction,
-    SpeakAction,
-    TransferAction,
-    reply_body,
-)
-
-if TYPE_CHECKING:
-    from ..assistant import Assistant
-    from ..call import Call
+from .call import Call
+from .errors import AiflowError
+from .protocol.actions import Action, AudioAction, BaseAction, SpeakAction, reply_body
+from .replies import ENDS_SPEECH, SPEECH, AfterSpeech, Item, as_action, collect
 
 F = TypeVar("F", bound=Callable[..., Any])
-Item = str | BaseAction | AfterSpeech
 Sender = Callable[[str], None]
 """Sends one JSON text frame to the platform; raises :class:`ConnectionGone` when it left."""
 
+Defaults = Callable[[Action], Action]
+"""Applies the assistant's speech defaults (voice, barge-in) to an action."""
+
 DEFAULT_LOOKAHEAD_S = 0.05
-_SPEECH = (SpeakAction, AudioAction)
-_ENDS_SPEECH = (HangupAction, TransferAction)
 _END = object()
 
 
@@ -86,12 +76,22 @@ class SendFailed(AiflowError):
     code = "send_failed"
 
 
-_CURRENT: ContextVar[Channel | None] = ContextVar("aiflow_ws_channel", default=None)
+_CURRENT: ContextVar[Channel | None] = ContextVar("aiflow_channel", default=None)
 
 
 def current() -> Channel | None:
-    """The channel of the event being handled, or None outside a WebSocket transport."""
+    """The channel of the event being handled, or None when the transport has none (HTTP)."""
     return _CURRENT.get()
+
+
+@contextlib.contextmanager
+def using(channel: Channel | None) -> Iterator[None]:
+    """Make ``channel`` the one :func:`send` and :func:`streaming` use, inside the block."""
+    token = _CURRENT.set(channel)
+    try:
+        yield
+    finally:
+        _CURRENT.reset(token)
 
 
 def send(*items: Item) -> bool:
@@ -135,17 +135,6 @@ def streaming(func: F) -> F:
     return handler  # type: ignore[return-value]
 
 
-def collect(items: Iterable[Item]) -> list[Item]:
-    """All items as one reply, consecutive sentences joined into one (the HTTP case)."""
-    result: list[Item] = []
-    for item in items:
-        if isinstance(item, str) and result and isinstance(result[-1], str):
-            result[-1] = f"{result[-1]} {item}"
-        elif not (isinstance(item, str) and not item.strip()):
-            result.append(item)
-    return result
-
-
 class _Lookahead:
     """Decides what goes out now and what is held back for the core (the tail)."""
 
@@ -171,28 +160,30 @@ class _Lookahead:
 class Channel:
     """Sends actions of one event's handling to the platform, while the handler runs.
 
-    Created by the WebSocket transport for each event; handlers reach it through
-    :func:`send` and :func:`streaming`. Thread-safe.
+    Created by the turn engine for each event on a transport that can send at any time
+    (WebSocket); handlers reach it through :func:`send` and :func:`streaming`. What goes out
+    is noted in the call as it is sent (history, status); what must wait for the speech is
+    collected in :attr:`later` and held by the core when the turn ends. Thread-safe.
 
     Args:
-        assistant: for the speech defaults (voice, barge-in policy).
-        call: the call being handled (history is recorded as things are sent).
+        call: the call being handled.
         sender: sends one JSON text frame.
+        defaults: applies the assistant's speech defaults to an action.
         cancelled: whether the caller started talking (checked before each send).
         lookahead: seconds a streamed item is held back to see whether it is the last.
     """
 
     def __init__(
         self,
-        assistant: Assistant,
         call: Call,
         sender: Sender,
         *,
+        defaults: Defaults = lambda action: action,
         cancelled: Callable[[], bool] = lambda: False,
         lookahead: float = DEFAULT_LOOKAHEAD_S,
     ) -> None:
-        self.assistant = assistant
         self.call = call
+        self.defaults = defaults
         self.sender = sender
         self.cancelled = cancelled
         self.lookahead = lookahead
@@ -217,8 +208,8 @@ class Channel:
             now: list[Action] = []
             for item, deferred in _flatten(items):
                 action = self._with_defaults(as_action(item))
-                spoke = self.speeches > 0 or any(isinstance(a, _SPEECH) for a in now)
-                if deferred or self.later or (spoke and isinstance(action, _ENDS_SPEECH)):
+                spoke = self.speeches > 0 or any(isinstance(a, SPEECH) for a in now)
+                if deferred or self.later or (spoke and isinstance(action, ENDS_SPEECH)):
                     self.later.append(action)
                 else:
                     now.append(action)
@@ -237,7 +228,7 @@ class Channel:
             self.frames += 1
             self.last_sent = time.monotonic()
             self.sent.extend(now)
-            self.speeches += sum(isinstance(a, _SPEECH) for a in now)
+            self.speeches += sum(isinstance(a, SPEECH) for a in now)
             if record:
                 self._record(now)
             return True
@@ -358,10 +349,10 @@ class Channel:
 
     def _with_defaults(self, action: Action) -> Action:
         # The user-input timeout is decided later, when the last sentence is known.
-        return self.assistant.with_defaults(action, last=False).for_session(self.call.session_id)
+        return self.defaults(action).for_session(self.call.session_id)
 
     def _record(self, actions: list[Action]) -> None:
-        self.assistant.record(self.call, actions)
+        self.call.said(actions)
 
 
 def _is_speech(item: Item) -> bool:

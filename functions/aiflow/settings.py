@@ -1,4 +1,8 @@
-"""Configuration of the Lambda functions, read once from environment variables."""
+"""The framework's configuration, read once from environment variables and passed down.
+
+``template.yaml`` (or the dev server) sets the variables; :meth:`Settings.from_env` reads them
+in one place, so no other module of the framework looks at the environment.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ..errors import AiflowError
+from .errors import AiflowError
 
 
 class SettingsError(AiflowError):
@@ -27,9 +31,18 @@ class Settings:
             within this time, without a redeploy.
         max_body_bytes: ``AIFLOW_MAX_BODY_BYTES``; larger bodies get 413.
         call_ttl_seconds: ``AIFLOW_CALL_TTL_SECONDS``, lifetime of a call record.
-        turn_budget_ms: ``AIFLOW_TURN_BUDGET_MS``, time a turn may take before fallback.
+        turn_budget_ms: ``AIFLOW_TURN_BUDGET_MS``, the handler's time before the deadline
+            guard says a filler (or the caller hears the fallback).
+        answer_budget_ms: ``AIFLOW_ANSWER_BUDGET_MS``, the longest time from a request's
+            arrival to its answer, whatever a dependency does (default 2800; the platform
+            tolerates about 5 s).
         redact_logs: ``AIFLOW_LOG_REDACT`` (default true): mask numbers, drop transcripts.
         worker_function: ``AIFLOW_WORKER_FUNCTION``, the asynchronous worker for slow turns.
+        ws_endpoint: ``AIFLOW_WS_ENDPOINT``, a fixed WebSocket callback URL (custom domain).
+        bedrock_model_id: ``AIFLOW_BEDROCK_MODEL_ID``, the model of Bedrock-based assistants.
+        in_lambda: ``AWS_LAMBDA_FUNCTION_NAME`` is set (create clients during init).
+        service: ``POWERTOOLS_SERVICE_NAME`` (default: the assistant's name).
+        metrics_namespace: ``POWERTOOLS_METRICS_NAMESPACE`` (default ``AiFlow``).
     """
 
     table_name: str | None = None
@@ -39,8 +52,14 @@ class Settings:
     max_body_bytes: int = 256 * 1024
     call_ttl_seconds: int = 24 * 3600
     turn_budget_ms: int = 2500
+    answer_budget_ms: int = 2800
     redact_logs: bool = True
     worker_function: str | None = None
+    ws_endpoint: str | None = None
+    bedrock_model_id: str | None = None
+    in_lambda: bool = False
+    service: str | None = None
+    metrics_namespace: str = "AiFlow"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -54,12 +73,18 @@ class Settings:
             max_body_bytes=_int(env, "AIFLOW_MAX_BODY_BYTES", 256 * 1024),
             call_ttl_seconds=_int(env, "AIFLOW_CALL_TTL_SECONDS", 24 * 3600),
             turn_budget_ms=_int(env, "AIFLOW_TURN_BUDGET_MS", 2500),
+            answer_budget_ms=_int(env, "AIFLOW_ANSWER_BUDGET_MS", 2800, maximum=29_000),
             redact_logs=_bool(env, "AIFLOW_LOG_REDACT", True),
             worker_function=env.get("AIFLOW_WORKER_FUNCTION") or None,
+            ws_endpoint=env.get("AIFLOW_WS_ENDPOINT") or None,
+            bedrock_model_id=env.get("AIFLOW_BEDROCK_MODEL_ID") or None,
+            in_lambda=bool(env.get("AWS_LAMBDA_FUNCTION_NAME")),
+            service=env.get("POWERTOOLS_SERVICE_NAME") or None,
+            metrics_namespace=env.get("POWERTOOLS_METRICS_NAMESPACE") or "AiFlow",
         )
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
+def _int(env: Mapping[str, str], name: str, default: int, *, maximum: int | None = None) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -69,6 +94,8 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
     if value <= 0:
         raise SettingsError(f"{name} must be greater than 0, got {value}")
+    if maximum is not None and value > maximum:
+        raise SettingsError(f"{name} must be at most {maximum}, got {value}")
     return value
 
 
