@@ -11,9 +11,9 @@ of the call, their changes are merged instead:
 * every other field, and each ``state`` key, takes the side that changed it.
 
 If both changed the same field or ``state`` key (even to the same value: both may have
-consumed the same held action), there is no safe merge: :func:`merge_docs` returns None and the engine reruns the handler on the newer
-record (``prefer_ours=True`` instead lets our value win, for a turn the caller already
-heard part of, which must not run twice).
+consumed the same held action), there is no safe merge: :func:`merge_docs` returns None and
+the engine reruns the handler on the newer record (``prefer_ours=True`` instead lets our
+value win, for a turn the caller already heard part of, which must not run twice).
 """
 
 from __future__ import annotations

@@ -118,6 +118,8 @@ class PendingActions:
         """
         if not self.actions:
             return []
+        if not self.awaiting:
+            return self.release()  # waiting for whatever plays now (a filler, say) to end
         if by_text:
             done = self.playing_ours and self.started >= len(self.awaiting)
             self.playing_ours = False

@@ -128,7 +128,8 @@ def test_a_call_with_an_answer_a_keypad_input_and_a_goodbye(stub: Stubber) -> No
         assert assistant.handle(event("dtmf_received", digit=digit), call).actions == []
     stub.add_response("converse", respond("Danke. Ich habe Dienstag um 9 Uhr für Sie."))
     now, _ = wire(assistant.handle(event("dtmf_received", digit="#"), call))
-    assert now[0]["text"] == "Danke. Ich habe Dienstag um 9 Uhr für Sie."
+    assert now[0] == {"type": "barge_in"}  # a key press stops the speech playing
+    assert now[1]["text"] == "Danke. Ich habe Dienstag um 9 Uhr für Sie."
     messages = call.state["bedrock"]["messages"]
     assert messages[-2] == {"role": "user", "content": [{"text": "[keypad] 4711"}]}
 

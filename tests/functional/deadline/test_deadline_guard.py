@@ -14,10 +14,12 @@ import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
-from aiflow import Assistant, Call, UserSpeakEvent, hangup
-from aiflow.deadline import LambdaDeferrer, ThreadDeferrer, run_slow_turn
+from aiflow import Assistant, Call, TurnPolicy, UserSpeakEvent, hangup
+from aiflow.deadline import ThreadDeferrer
 from aiflow.lambda_ import Settings, lambda_handler, worker_handler
+from aiflow.lambda_.aws import LambdaDeferrer
 from aiflow.store.dynamodb import DynamoDBStore
+from aiflow.turns import TurnEngine, TurnLimits
 from aiflow.webhook import Webhook
 
 TEMPLATE = Path(__file__).parents[3] / "template.yaml"
@@ -39,8 +41,8 @@ class SlowModel:
         return f"The answer to {text!r} is 42."
 
 
-def make_assistant(model: SlowModel) -> Assistant:
-    assistant = Assistant("slow", user_input_timeout=6)
+def make_assistant(model: SlowModel, policy: TurnPolicy | None = None) -> Assistant:
+    assistant = Assistant("slow", user_input_timeout=6, policy=policy)
 
     @assistant.on_session_start
     def greet() -> str:
@@ -72,6 +74,21 @@ def dynamodb(monkeypatch: pytest.MonkeyPatch) -> Any:
         yield DynamoDBStore(tables["CallsTable"], client=client)
 
 
+def webhook_of(
+    assistant: Assistant, store: DynamoDBStore, budget_ms: int, worker: ThreadDeferrer | None
+) -> Webhook:
+    """A webhook "instance" whose slow turns go to ``worker``."""
+    engine = TurnEngine(
+        assistant, store, limits=TurnLimits(turn_budget_ms=budget_ms), deferrer=worker
+    )
+    return Webhook(engine, token=TOKEN)
+
+
+def worker_of(assistant: Assistant, store: DynamoDBStore) -> ThreadDeferrer:
+    """The worker "Lambda": a turn engine of its own, run in a thread."""
+    return ThreadDeferrer(TurnEngine(assistant, store).finish_slow_turn)
+
+
 def post(webhook: Webhook, body: dict[str, Any]) -> tuple[int, Any, float]:
     started = time.perf_counter()
     reply = webhook.handle({"X-API-TOKEN": TOKEN}, json.dumps({**body, "session": SESSION}))
@@ -84,10 +101,10 @@ def test_a_slow_answer_is_bridged_by_a_filler_and_delivered_on_the_next_speech_e
 ) -> None:
     model = SlowModel(seconds=5.0)
     assistant = make_assistant(model)
-    worker = ThreadDeferrer(lambda payload: run_slow_turn(assistant, dynamodb, payload))
+    worker = worker_of(assistant, dynamodb)
     # Two webhooks on one table: the filler and the delivery may hit different instances.
-    first = Webhook(assistant, store=dynamodb, token=TOKEN, turn_budget_ms=300, deferrer=worker)
-    second = Webhook(assistant, store=dynamodb, token=TOKEN, turn_budget_ms=300, deferrer=worker)
+    first = webhook_of(assistant, dynamodb, 300, worker)
+    second = webhook_of(assistant, dynamodb, 300, worker)
 
     post(first, {"type": "session_start"})
     status, body, elapsed = post(first, {"type": "user_speak", "text": "the meaning of life"})
@@ -121,10 +138,9 @@ def test_a_turn_that_never_finishes_ends_in_an_apology_and_the_late_answer_is_dr
     dynamodb: DynamoDBStore,
 ) -> None:
     model = SlowModel(seconds=5.0)
-    assistant = make_assistant(model)
-    assistant.max_fillers = 2
-    worker = ThreadDeferrer(lambda payload: run_slow_turn(assistant, dynamodb, payload))
-    webhook = Webhook(assistant, store=dynamodb, token=TOKEN, turn_budget_ms=200, deferrer=worker)
+    assistant = make_assistant(model, TurnPolicy(max_fillers=2))
+    worker = worker_of(assistant, dynamodb)
+    webhook = webhook_of(assistant, dynamodb, 200, worker)
 
     post(webhook, {"type": "session_start"})
     assert post(webhook, {"type": "user_speak", "text": "hard one"})[1]["text"].startswith("One")
@@ -136,12 +152,12 @@ def test_a_turn_that_never_finishes_ends_in_an_apology_and_the_late_answer_is_dr
     worker.join(timeout=5)
     assert post(webhook, {"type": "assistant_speech_ended"})[0] == 204  # nothing late
     stored = dynamodb.load(SESSION["id"])
-    assert stored is not None and stored.doc["pending"] == []
+    assert stored is not None and stored.doc.get("pending") is None
 
 
 def test_without_a_worker_a_slow_turn_gets_the_fallback(dynamodb: DynamoDBStore) -> None:
     model = SlowModel(seconds=2.0)
-    webhook = Webhook(make_assistant(model), store=dynamodb, token=TOKEN, turn_budget_ms=200)
+    webhook = webhook_of(make_assistant(model), dynamodb, 200, None)
     post(webhook, {"type": "session_start"})
     status, body, elapsed = post(webhook, {"type": "user_speak", "text": "slow"})
     model.release.set()
@@ -167,7 +183,9 @@ def test_the_webhook_lambda_invokes_the_worker_lambda_asynchronously(
             assistant,
             store=dynamodb,
             settings=settings,
-            deferrer=_capturing(LambdaDeferrer("aiflow-worker", client=lambda_client), captured),
+            deferrer=_capturing(
+                LambdaDeferrer("aiflow-worker", settings=settings, client=lambda_client), captured
+            ),
         )
         handler(_api_event({"type": "session_start"}), None)
         response = handler(_api_event({"type": "user_speak", "text": "why?"}), None)

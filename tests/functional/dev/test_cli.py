@@ -223,7 +223,7 @@ def quiet_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Pin what the CLI sets in os.environ, so that monkeypatch restores it afterwards."""
     monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "INFO")
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
-    monkeypatch.setenv("AIFLOW_API_TOKEN", "in-process")
+    monkeypatch.setenv("AIFLOW_API_TOKEN", "in-process-token-0123")
 
 
 def test_dev_with_aws_needs_a_table(

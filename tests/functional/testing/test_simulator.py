@@ -92,7 +92,7 @@ def test_each_key_is_one_dtmf_event() -> None:
     with CallSimulator(front_desk(), store=store) as call:
         call.start()
         turn = call.press("12#")
-        turn.expect.speak("You pressed 12#.").no_more_actions()
+        turn.expect.barge_in().speak("You pressed 12#.").no_more_actions()
         doc = store.get(call.session_id)
 
     digits = [e.event["digit"] for e in turn.exchanges if e.by == "caller"]

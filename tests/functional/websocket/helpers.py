@@ -11,7 +11,10 @@ from typing import Any
 
 from aiflow import Assistant, Call, UserSpeakEvent, hangup
 from aiflow.agents.sentences import SentenceSplitter
-from aiflow.ws import ConnectionGone, streaming
+from aiflow.auth import TokenSource
+from aiflow.store import CallStore, Connections, MemoryConnections, MemoryStore
+from aiflow.turns import TurnEngine, TurnLimits
+from aiflow.ws import ConnectionGone, WebSocketTransport, streaming
 
 SESSION_ID = "7c1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f"
 TOKEN = "local-dev-token-0123"
@@ -21,6 +24,26 @@ ANSWER = (
     "After that, please call ahead so we can fit you in. "
     "Is there anything else I can do for you?"
 )
+
+
+def transport_for(
+    assistant: Assistant,
+    *,
+    store: CallStore | None = None,
+    connections: Connections | None = None,
+    token: str | TokenSource | None = TOKEN,
+    cancel_on_speech: bool = True,
+    **limits: Any,
+) -> WebSocketTransport:
+    """A WebSocket transport over a turn engine with in-memory records; ``limits`` are
+    :class:`aiflow.turns.TurnLimits` fields (``filler_after_ms``, ``max_turn_ms``, ...)."""
+    engine = TurnEngine(assistant, store or MemoryStore(), limits=TurnLimits(**limits))
+    return WebSocketTransport(
+        engine,
+        connections=connections or MemoryConnections(),
+        token=token,
+        cancel_on_speech=cancel_on_speech,
+    )
 
 
 def event(kind: str, session_id: str = SESSION_ID, **fields: Any) -> str:

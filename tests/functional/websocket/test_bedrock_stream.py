@@ -15,8 +15,7 @@ from botocore.awsrequest import AWSResponse
 
 from aiflow import Assistant, Call, UserSpeakEvent
 from aiflow.agents import BedrockAgent
-from aiflow.store import MemoryStore
-from aiflow.ws import MemoryConnections, WebSocketTransport, streaming
+from aiflow.ws import WebSocketTransport, streaming
 from tests.unit.agents.bedrock_fakes import (
     MODEL,
     SYSTEM,
@@ -28,7 +27,7 @@ from tests.unit.agents.bedrock_fakes import (
     tool_stream,
 )
 
-from .helpers import SESSION_ID, TOKEN, Frames, event
+from .helpers import SESSION_ID, Frames, event, transport_for
 
 
 class _Trickle(_Raw):
@@ -79,9 +78,7 @@ def setup(monkeypatch: pytest.MonkeyPatch) -> tuple[WebSocketTransport, SlowStre
     def answer(event: UserSpeakEvent, call: Call) -> Iterator[Any]:
         yield from agent.stream(call, event.text)
 
-    transport = WebSocketTransport(
-        assistant, store=MemoryStore(), connections=MemoryConnections(), token=TOKEN
-    )
+    transport = transport_for(assistant)
     return transport, server
 
 
@@ -92,7 +89,7 @@ def test_each_finished_sentence_is_one_frame(
     server.add(text_stream("Gern! Ihr Termin", " ist am 3. Mai um 10 Uhr.", " Passt", " das?"))
     frames = Frames()
     outcome = transport.receive("c-1", event("user_speak", text="Wann ist mein Termin?"), frames)
-    assert outcome.error is None and not outcome.fallback
+    assert outcome.reason is None and not outcome.fallback
     assert [f[1]["text"] for f in frames.frames] == [
         "Gern!",
         "Ihr Termin ist am 3. Mai um 10 Uhr.",
@@ -101,7 +98,7 @@ def test_each_finished_sentence_is_one_frame(
     times = [t for t, _ in frames.frames]
     assert times[1] - times[0] > 0.1 and times[2] - times[1] > 0.1
     assert frames.frames[-1][1]["user_input_timeout_seconds"] == 5
-    doc = transport.store.get(SESSION_ID)  # type: ignore[attr-defined]
+    doc = transport.engine.store.get(SESSION_ID)  # type: ignore[attr-defined]
     messages = doc["state"]["bedrock"]["messages"]
     assert messages[-1] == {
         "role": "assistant",
@@ -119,9 +116,9 @@ def test_the_end_call_tool_hangs_up_after_the_farewell(
     assert [a["type"] for a in frames.actions] == ["speak", "speak"]
     assert frames.texts() == ["Gern geschehen.", "Tschüss!"]
     assert frames.actions[-1]["barge_in"] == {"strategy": "none"}
-    doc = transport.store.get(SESSION_ID)  # type: ignore[attr-defined]
-    assert doc["pending"] == [{"type": "hangup", "session_id": SESSION_ID}]
-    assert doc["pending_after"] == 2
+    doc = transport.engine.store.get(SESSION_ID)  # type: ignore[attr-defined]
+    assert doc["pending"]["actions"] == [{"type": "hangup", "session_id": SESSION_ID}]
+    assert len(doc["pending"]["awaiting"]) == 2
 
 
 def test_an_interrupted_answer_is_not_written_to_the_model_history(
@@ -146,7 +143,7 @@ def test_an_interrupted_answer_is_not_written_to_the_model_history(
     assert done["outcome"].interrupted
     assert len(frames.texts()) < 4
     assert server.bodies[0].closed, "the ConverseStream connection was released"
-    doc = transport.store.get(SESSION_ID)  # type: ignore[attr-defined]
+    doc = transport.engine.store.get(SESSION_ID)  # type: ignore[attr-defined]
     assert "bedrock" not in doc["state"], "no half turn in the model's history"
     spoken = [t["text"] for t in doc["history"] if t["role"] == "assistant"]
     assert spoken == frames.texts(), "call.history keeps what the caller heard"

@@ -20,10 +20,11 @@ from moto import mock_aws
 
 from aiflow import Assistant
 from aiflow.lambda_ import websocket_handler
-from aiflow.lambda_.websocket import ManagementApi, WebSocketHandler
+from aiflow.lambda_.aws import ManagementApi
+from aiflow.lambda_.websocket import WebSocketHandler
 from aiflow.local.template import create_tables
-from aiflow.store.dynamodb import DynamoDBStore
-from aiflow.ws import DynamoDBConnections
+from aiflow.settings import Settings
+from aiflow.store.dynamodb import DynamoDBConnections, DynamoDBStore
 
 from .helpers import ANSWER, SESSION_ID, TOKEN, FakeModel, event, streaming_assistant
 
@@ -165,10 +166,10 @@ def test_connect_reads_the_token_from_secrets_manager_like_the_webhook(
 ) -> None:
     monkeypatch.delenv("AIFLOW_API_TOKEN")
     secrets = boto3.client("secretsmanager", region_name="eu-central-1")
-    arn = secrets.create_secret(Name="aiflow-token", SecretString="from-the-secret")["ARN"]
+    arn = secrets.create_secret(Name="aiflow-token", SecretString="from-the-secret-0123")["ARN"]
     monkeypatch.setenv("AIFLOW_TOKEN_SECRET", arn)
     handler = websocket_handler(Assistant("a"))
-    assert handler(connect("c-1", "from-the-secret"), Context())["statusCode"] == 200
+    assert handler(connect("c-1", "from-the-secret-0123"), Context())["statusCode"] == 200
     assert handler(connect("c-2", TOKEN), Context())["statusCode"] == 401
 
 
@@ -204,7 +205,7 @@ def test_a_call_over_the_websocket_api(aws: Any) -> None:
 
     handler(message(conn, event("user_speak", text="bye")), Context())
     assert recorded.texts(conn)[-1] == "Goodbye!"
-    assert store.load(SESSION_ID).doc["pending"] == [  # type: ignore[union-attr]
+    assert store.load(SESSION_ID).doc["pending"]["actions"] == [  # type: ignore[union-attr]
         {"type": "hangup", "session_id": SESSION_ID}
     ]
     handler(message(conn, event("assistant_speech_ended")), Context())
@@ -253,7 +254,8 @@ def test_a_gone_connection_stops_the_answer(aws: Any) -> None:
     )
     stubber.activate()
     handler = websocket_handler(
-        streaming_assistant(model), sender_for=ManagementApi(client_factory=lambda _: client)
+        streaming_assistant(model),
+        sender_for=ManagementApi(Settings(), client_factory=lambda _: client),
     )
     handler(message("c-3", event("session_start")), Context())
     response = handler(message("c-3", event("user_speak", text="hours?")), Context())
@@ -273,26 +275,30 @@ def test_other_send_failures_are_logged_not_raised(aws: Any, caplog: Any) -> Non
     )
     stubber.activate()
     handler = websocket_handler(
-        streaming_assistant(FakeModel()), sender_for=ManagementApi(client_factory=lambda _: client)
+        streaming_assistant(FakeModel()),
+        sender_for=ManagementApi(Settings(), client_factory=lambda _: client),
     )
     assert handler(message("c-4", event("session_start")), Context()) == {"statusCode": 200}
-    assert handler.transport.store.load(SESSION_ID) is not None  # the greeting was saved
+    assert handler.transport.engine.store.load(SESSION_ID) is not None  # the greeting was saved
 
 
 def test_the_endpoint_can_be_overridden_for_a_custom_domain(monkeypatch: Any) -> None:
     monkeypatch.setenv("AIFLOW_WS_ENDPOINT", "https://voice.example.com/ws")
-    api = ManagementApi()
+    api = ManagementApi(Settings.from_env())
     assert api.endpoint_for({"domainName": DOMAIN, "stage": STAGE}) == (
         "https://voice.example.com/ws"
     )
     monkeypatch.delenv("AIFLOW_WS_ENDPOINT")
-    assert ManagementApi().endpoint_for({"domainName": DOMAIN, "stage": STAGE}) == ENDPOINT
+    assert (
+        ManagementApi(Settings.from_env()).endpoint_for({"domainName": DOMAIN, "stage": STAGE})
+        == ENDPOINT
+    )
 
 
 def test_defaults_use_the_call_table_for_connections(aws: Any) -> None:
     handler = websocket_handler(Assistant("a"))
     assert isinstance(handler.transport.connections, DynamoDBConnections)
-    assert handler.transport.connections.table_name == TABLE
+    assert handler.transport.connections.store.table_name == TABLE
 
 
 def test_binary_frames_and_bad_frames(aws: Any) -> None:

@@ -22,29 +22,23 @@ from aiflow import (
     speak,
     transfer,
 )
+from aiflow.merge import merge_docs
+from aiflow.replies import collect
 from aiflow.store import MemoryStore
+from aiflow.turns import TurnEngine
 from aiflow.webhook import Webhook
-from aiflow.ws import (
-    MemoryConnections,
-    WebSocketTransport,
-    collect,
-    merge_docs,
-    send,
-    streaming,
+from aiflow.ws import MemoryConnections, send, streaming
+
+from .helpers import (
+    ANSWER,
+    SESSION_ID,
+    TOKEN,
+    FakeModel,
+    Frames,
+    event,
+    streaming_assistant,
+    transport_for,
 )
-
-from .helpers import ANSWER, SESSION_ID, TOKEN, FakeModel, Frames, event, streaming_assistant
-
-
-def transport_for(assistant: Assistant, **options: Any) -> WebSocketTransport:
-    return WebSocketTransport(
-        assistant,
-        store=MemoryStore(),
-        connections=MemoryConnections(),
-        token=TOKEN,
-        **options,
-    )
-
 
 # --- connecting -------------------------------------------------------------------------------
 
@@ -61,20 +55,16 @@ def test_connect_checks_the_token_like_the_webhook() -> None:
 
 
 def test_connect_without_a_configured_token_or_an_unreadable_one_is_refused() -> None:
-    nothing = WebSocketTransport(
-        Assistant(), store=MemoryStore(), connections=MemoryConnections(), token=None
-    )
+    nothing = transport_for(Assistant(), token=None)
     refused = nothing.connect({"X-API-TOKEN": TOKEN})
     assert refused is not None and refused.status == 401
 
     def broken() -> str:
         raise RuntimeError("secrets manager is down")
 
-    failing = WebSocketTransport(
-        Assistant(), store=MemoryStore(), connections=MemoryConnections(), token=broken
-    )
+    failing = transport_for(Assistant(), token=broken)
     refused = failing.connect({"X-API-TOKEN": TOKEN})
-    assert refused is not None and refused.status == 503
+    assert refused is not None and refused.status == 401  # refused, never a 5xx
 
 
 # --- a whole call -----------------------------------------------------------------------------
@@ -88,7 +78,7 @@ def test_a_streamed_answer_arrives_sentence_by_sentence() -> None:
     assert frames.texts() == ["Hello, how can I help?"]
 
     outcome = transport.receive("c-1", event("user_speak", text="When are you open?"), frames)
-    assert outcome.error is None and not outcome.fallback
+    assert outcome.reason is None and not outcome.fallback
     answer_frames = frames.frames[1:]
     # One frame per sentence, each sent while the model was still producing the next one.
     assert [f[1]["text"] for f in answer_frames] == [
@@ -107,7 +97,7 @@ def test_a_streamed_answer_arrives_sentence_by_sentence() -> None:
         6,
     ]
     assert all(f[1]["session_id"] == SESSION_ID for f in answer_frames)
-    doc = transport.store.get(SESSION_ID)  # type: ignore[attr-defined]
+    doc = transport.engine.store.get(SESSION_ID)  # type: ignore[attr-defined]
     assert doc["state"] == {"questions": 1}
     assistant_turns = [t["text"] for t in doc["history"] if t["role"] == "assistant"]
     assert assistant_turns[1:] == [f[1]["text"] for f in answer_frames]
@@ -134,9 +124,9 @@ def test_a_hangup_after_streamed_speech_waits_for_every_sentence() -> None:
     assert [a["type"] for a in frames.actions] == ["speak", "speak"]
     # The farewell is not interruptible: the hangup waits for its end.
     assert frames.actions[1]["barge_in"] == {"strategy": "none"}
-    doc = transport.store.get(SESSION_ID)  # type: ignore[attr-defined]
-    assert doc["pending"] == [{"type": "hangup", "session_id": SESSION_ID}]
-    assert doc["pending_after"] == 2
+    doc = transport.engine.store.get(SESSION_ID)  # type: ignore[attr-defined]
+    assert doc["pending"]["actions"] == [{"type": "hangup", "session_id": SESSION_ID}]
+    assert len(doc["pending"]["awaiting"]) == 2  # both sentences must have been heard
     transport.receive("c-1", event("assistant_speech_ended"), frames)
     assert [a["type"] for a in frames.actions] == ["speak", "speak"]
     transport.receive("c-1", event("assistant_speech_ended"), frames)
@@ -184,7 +174,7 @@ def test_a_silent_slow_handler_gets_fillers_then_its_answer() -> None:
     assert texts[:-1] == list(assistant.fillers) + [assistant.fillers[-1]] * (len(texts) - 3)
     assert 2 <= outcome.fillers <= assistant.max_fillers
     # Fillers are not conversation: the history holds the question and the answer only.
-    doc = transport.store.get(SESSION_ID)  # type: ignore[attr-defined]
+    doc = transport.engine.store.get(SESSION_ID)  # type: ignore[attr-defined]
     assert [t["text"] for t in doc["history"]] == ["hard question", "Here is your answer."]
 
 
@@ -201,9 +191,9 @@ def test_a_handler_that_never_finishes_is_given_up_with_an_apology() -> None:
     frames = Frames()
     outcome = transport.receive("c-1", event("user_speak", text="?"), frames)
     release.set()
-    assert outcome.error == "turn_timeout"
+    assert outcome.reason == "turn_timeout"
     assert frames.texts() == [assistant.slow_apology]
-    assert transport.store.get(SESSION_ID) is None  # type: ignore[attr-defined]
+    assert transport.engine.store.get(SESSION_ID) is None  # type: ignore[attr-defined]
 
 
 def test_user_speech_started_stops_an_answer_being_streamed() -> None:
@@ -292,9 +282,9 @@ def test_actions_in_a_stream_keep_their_order_and_sms_is_not_held_back() -> None
     frames = Frames()
     transport.receive("c-1", event("user_speak", text="address?"), frames)
     assert [a["type"] for a in frames.actions] == ["speak", "send_sms", "speak"]
-    doc = transport.store.get(SESSION_ID)  # type: ignore[attr-defined]
-    assert [p["type"] for p in doc["pending"]] == ["transfer"]
-    assert doc["pending_after"] == 2
+    doc = transport.engine.store.get(SESSION_ID)  # type: ignore[attr-defined]
+    assert [p["type"] for p in doc["pending"]["actions"]] == ["transfer"]
+    assert len(doc["pending"]["awaiting"]) == 2
 
 
 def test_a_stream_that_fails_midway_ends_with_the_fallback() -> None:
@@ -324,7 +314,7 @@ def test_the_connection_closing_midway_stops_the_stream() -> None:
         frames.gone = True
 
     outcome = transport.receive("c-1", event("user_speak", text="hours?"), close_after_first)
-    assert outcome.error == "connection_gone"
+    assert outcome.reason == "connection_gone"
     assert len(frames.frames) == 1
     assert model.closed.wait(2)
 
@@ -332,20 +322,15 @@ def test_the_connection_closing_midway_stops_the_stream() -> None:
 def test_frames_that_are_not_events_are_ignored() -> None:
     transport = transport_for(streaming_assistant(FakeModel()))
     frames = Frames()
-    assert transport.receive("c-1", "not json", frames).error == "not_json"
-    assert transport.receive("c-1", json.dumps({"type": "x"}), frames).error is not None
-    assert transport.receive("c-1", "x" * 300_000, frames).error == "body_too_large"
+    assert transport.receive("c-1", "not json", frames).reason == "not_json"
+    assert transport.receive("c-1", json.dumps({"type": "x"}), frames).reason is not None
+    assert transport.receive("c-1", "x" * 300_000, frames).reason == "body_too_large"
     assert frames.frames == []
 
 
 def test_session_end_sends_nothing_and_disconnect_forgets_the_connection() -> None:
     connections = MemoryConnections()
-    transport = WebSocketTransport(
-        streaming_assistant(FakeModel()),
-        store=MemoryStore(),
-        connections=connections,
-        token=TOKEN,
-    )
+    transport = transport_for(streaming_assistant(FakeModel()), connections=connections)
     frames = Frames()
     transport.receive("c-1", event("session_start"), frames)
     assert connections.call_of("c-1") == SESSION_ID
@@ -362,7 +347,7 @@ def test_session_end_sends_nothing_and_disconnect_forgets_the_connection() -> No
 def test_streaming_handlers_work_unchanged_over_http() -> None:
     model = FakeModel(token_s=0.0)
     assistant = streaming_assistant(model, user_input_timeout=6)
-    webhook = Webhook(assistant, store=MemoryStore(), token=TOKEN)
+    webhook = Webhook(TurnEngine(assistant, MemoryStore()), token=TOKEN)
     headers = {"X-API-TOKEN": TOKEN}
     webhook.handle(headers, event("session_start"))
     reply = webhook.handle(headers, event("user_speak", text="hours?"))
@@ -444,7 +429,7 @@ def test_a_streamed_turn_that_loses_the_save_race_is_merged_not_rerun() -> None:
     asking.join(5)
     assert runs == ["run"], "the handler ran once"
     assert done["o"].conflicts >= 1
-    doc = transport.store.get(SESSION_ID)  # type: ignore[attr-defined]
+    doc = transport.engine.store.get(SESSION_ID)  # type: ignore[attr-defined]
     assert doc["state"] == {"questions": 1, "speech_started": 1}
     assert len(frames.texts()) == 5
 
@@ -475,7 +460,7 @@ def test_a_plain_reply_that_loses_the_save_race_is_rerun_like_over_http() -> Non
         thread.start()
     for thread in threads:
         thread.join(5)
-    doc = transport.store.get(SESSION_ID)  # type: ignore[attr-defined]
+    doc = transport.engine.store.get(SESSION_ID)  # type: ignore[attr-defined]
     assert doc["state"]["keys"] == 2
     assert runs == [1, 1, 2], "the loser ran again on the newer record"
     assert sorted(frames.texts()) == ["key 1", "key 2"]
@@ -495,10 +480,8 @@ def test_a_store_outage_gives_the_fallback(failing: str) -> None:
             raise StoreError("down")
 
     assistant = streaming_assistant(FakeModel())
-    transport = WebSocketTransport(
-        assistant, store=Broken(), connections=MemoryConnections(), token=TOKEN
-    )
+    transport = transport_for(assistant, store=Broken())
     frames = Frames()
     outcome = transport.receive("c-1", event("session_start"), frames)
-    assert outcome.fallback and outcome.error == "store_unavailable"
+    assert outcome.fallback and outcome.reason == "store_unavailable"
     assert frames.texts() == [assistant.fallback]
