@@ -1145,13 +1145,13 @@ def test_reserved_tool_names() -> None:
 
 def test_default_client_is_created_lazily_with_short_timeouts() -> None:
     agent = BedrockAgent({"model_id": MODEL, "system_prompt": SYSTEM, "region": "eu-west-1"})
-    assert agent._client is None
+    assert agent._converse._client is None
     client = agent.client
     assert client is agent.client
     assert client.meta.service_model.service_name == "bedrock-runtime"
     assert client.meta.region_name == "eu-west-1"
-    assert client.meta.config.read_timeout == 15.0
-    assert client.meta.config.connect_timeout == 2.0
+    assert client.meta.config.read_timeout == 10.0
+    assert client.meta.config.connect_timeout == 1.0
     assert client.meta.config.retries["total_max_attempts"] == 2
 
 

@@ -144,7 +144,7 @@ def test_http_error_before_the_stream(server: tuple[BedrockAgent, StreamServer])
                 "ConverseStream",
             )
 
-    agent._client = Refused()  # type: ignore[assignment]
+    agent._converse._client = Refused()  # type: ignore[assignment]
     with pytest.raises(AgentError) as info:
         list(agent.stream(new_call(), "x"))
     assert info.value.aws_code == "ServiceUnavailableException" and info.value.retryable
