@@ -4,6 +4,9 @@ An agent raises :class:`AgentError` when the model cannot be reached or gives no
 answer. Inside an :class:`~aiflow.Assistant` handler you can simply let it propagate: the
 core logs it, rolls ``call`` back to its state before the event and the caller hears the
 assistant's fallback sentence. Catch it to say something else.
+
+A tool raises :class:`ToolError` to refuse a request: the model is told the message and can
+correct itself.
 """
 
 from __future__ import annotations
@@ -33,3 +36,12 @@ class AgentError(AiflowError):
         super().__init__(message, code=code)
         self.aws_code = aws_code
         self.retryable = retryable
+
+
+class ToolError(AiflowError):
+    """Raised by a tool to refuse: the model gets exactly ``message`` as an error result.
+
+    Any other exception of a tool also becomes an error result, prefixed with its type.
+    """
+
+    code = "tool_error"

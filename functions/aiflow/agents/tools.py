@@ -34,6 +34,12 @@ becomes ``text: "OK"``. Invalid arguments or an exception in the tool give a res
 ``status: "error"`` and a short message, so the model can correct itself; the exception is
 logged by type only (no arguments, no transcript).
 
+A tool refuses with ``raise ToolError("message")``: the model gets exactly that message as an
+error result. A tool that should also act on the call returns a :class:`ToolEffect`: its
+``result`` is what the model is told, and it may send actions with the answer (``send_sms``)
+or end the turn with a last sentence and an action (``transfer``, ``hangup``) or a keypad
+prompt. The agent's built-in call tools (``aiflow.agents.call_tools``) are made that way.
+
 Tools are synchronous. ``BedrockAgent.respond_async`` runs the whole turn in a worker thread,
 so blocking I/O in a tool does not block an event loop. ``async def`` tools are refused.
 """
@@ -44,15 +50,40 @@ import inspect
 import json
 import logging
 import re
-import typing
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, Generic, ParamSpec, TypeVar, overload
+from dataclasses import dataclass
+from typing import (
+    Any,
+    Generic,
+    NamedTuple,
+    NotRequired,
+    ParamSpec,
+    TypedDict,
+    TypeVar,
+    Unpack,
+    overload,
+)
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import BaseModel, ValidationError
 from pydantic_core import to_jsonable_python
 
 from ..call import Call
 from ..errors import AssistantDefinitionError
+from ..protocol.actions import Action
+from ..redact import log_failure
+from .errors import ToolError
+from .tool_schema import arguments_model, compact_schema, defined_at, parse_docstring
+
+__all__ = [
+    "MAX_RESULT_CHARS",
+    "Tool",
+    "ToolEffect",
+    "ToolRun",
+    "Toolbox",
+    "parse_docstring",
+    "tool",
+    "tool_result",
+]
 
 logger = logging.getLogger("aiflow.agents")
 
@@ -63,12 +94,59 @@ MAX_RESULT_CHARS = 2000
 """Default limit for one tool result (longer results are cut, to bound cost and state size)."""
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_SECTION = re.compile(r"^\s*([A-Z][A-Za-z ]*):\s*$")
-_ARG_LINE = re.compile(r"^(\*{0,2}\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$")
+
+
+@dataclass(frozen=True)
+class ToolEffect:
+    """Return this from a tool to act on the call besides answering the model.
+
+    Attributes:
+        result: what the model is told (converted like a plain return value).
+        actions: sent with the turn's answer, after the speech before them (``send_sms``).
+        say: ends the turn: the last sentence; the model is not called again this turn.
+        then: ends the turn: the action after ``say`` (``transfer`` or ``hangup``).
+        keypad_digits: ends the turn: the caller types up to this many digits next, which
+            reach the model as the next user message (see ``BedrockAgent.on_dtmf``).
+    """
+
+    result: Any = None
+    actions: tuple[Action, ...] = ()
+    say: str | None = None
+    then: Action | None = None
+    keypad_digits: int | None = None
+
+    @property
+    def ends_turn(self) -> bool:
+        """Whether the turn ends with this tool (no further model call)."""
+        return self.say is not None or self.then is not None or self.keypad_digits is not None
+
+
+class ToolRun(NamedTuple):
+    """What running a tool gave: the ``toolResult`` block and the effect on the call."""
+
+    result: dict[str, Any]
+    effect: ToolEffect | None = None
+
+
+class RunOptions(TypedDict):
+    """The keyword arguments of :meth:`Tool.run` and :meth:`Tool.invoke`."""
+
+    tool_use_id: str
+    call: NotRequired[Call | None]
+    max_chars: NotRequired[int]
 
 
 class Tool(Generic[P, R]):
     """A Python function the model may call (create it with :func:`tool`).
+
+    Args:
+        func: the function; its typed parameters are the tool's arguments.
+        name, description: what the model sees (default: the function's name and the first
+            paragraph of its docstring).
+        input_schema: the JSON schema the model sees, instead of the one built from the
+            signature (for a schema computed at run time, e.g. an ``enum`` from a config).
+            The arguments are still validated by the signature; arguments the function does
+            not take are then ignored, not refused.
 
     Attributes:
         name: the tool name the model sees.
@@ -78,9 +156,14 @@ class Tool(Generic[P, R]):
     """
 
     def __init__(
-        self, func: Callable[P, R], *, name: str | None = None, description: str | None = None
+        self,
+        func: Callable[P, R],
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        input_schema: Mapping[str, Any] | None = None,
     ) -> None:
-        where = _where(func)
+        where = defined_at(func)
         if inspect.iscoroutinefunction(func):
             raise AssistantDefinitionError(
                 f"{where}: tools must be synchronous functions (respond_async runs them in a "
@@ -103,11 +186,13 @@ class Tool(Generic[P, R]):
                 "@tool(description=...)): the model picks tools by it",
                 code="bad_tool",
             )
-        self._model, self._params, self._call_param = _arguments_model(
-            func, self.name, arg_docs, where
+        self._model, self._params, self._call_param = arguments_model(
+            func, self.name, arg_docs, where, extra="forbid" if input_schema is None else "ignore"
         )
-        self.input_schema: dict[str, Any] = _compact_schema(
-            self._model.model_json_schema(by_alias=True)
+        self.input_schema: dict[str, Any] = (
+            compact_schema(self._model.model_json_schema(by_alias=True))
+            if input_schema is None
+            else dict(input_schema)
         )
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
@@ -127,16 +212,26 @@ class Tool(Generic[P, R]):
         }
 
     def invoke(
+        self, tool_input: Mapping[str, Any] | None, **options: Unpack[RunOptions]
+    ) -> dict[str, Any]:
+        """Run the tool with the model's ``tool_input``; return a ``toolResult`` block.
+
+        Never raises for bad input or a failing tool: those give ``status: "error"``.
+        """
+        return self.run(tool_input, **options).result
+
+    def run(
         self,
         tool_input: Mapping[str, Any] | None,
         *,
         tool_use_id: str,
         call: Call | None = None,
         max_chars: int = MAX_RESULT_CHARS,
-    ) -> dict[str, Any]:
-        """Run the tool with the model's ``tool_input``; return a ``toolResult`` block.
+    ) -> ToolRun:
+        """Like :meth:`invoke`, and also the :class:`ToolEffect` the tool returned, if any.
 
-        Never raises for bad input or a failing tool: those give ``status: "error"``.
+        ``call`` is passed to a parameter annotated :class:`~aiflow.Call`; ``max_chars``
+        bounds the result.
         """
         try:
             parsed = self._model.model_validate(dict(tool_input or {}))
@@ -146,7 +241,7 @@ class Tool(Generic[P, R]):
                 for err in exc.errors(include_url=False)
             )
             logger.info("tool %s: invalid arguments", self.name, extra={"tool": self.name})
-            return tool_result(tool_use_id, f"invalid arguments: {problems}", error=True)
+            return ToolRun(tool_result(tool_use_id, f"invalid arguments: {problems}", error=True))
         positional: list[Any] = []
         keywords: dict[str, Any] = {}
         for param, field_name in self._params:
@@ -158,13 +253,17 @@ class Tool(Generic[P, R]):
         if self._call_param is not None:
             keywords[self._call_param.name] = call  # never positional-only (checked at init)
         try:
-            result = self.func(*positional, **keywords)
+            value = self.func(*positional, **keywords)
+        except ToolError as exc:
+            return ToolRun(tool_result(tool_use_id, exc.message, error=True))
         except Exception as exc:
-            logger.warning(
-                "tool %s raised %s", self.name, type(exc).__name__, extra={"tool": self.name}
-            )
-            return tool_result(tool_use_id, f"{type(exc).__name__}: {exc}", error=True)
-        return tool_result(tool_use_id, result, max_chars=max_chars)
+            # The message may quote the arguments (what the caller said): the log gets the
+            # type and frames only, the model the whole message so that it can correct itself.
+            log_failure(logger, f"tool {self.name} raised {type(exc).__name__}", tool=self.name)
+            return ToolRun(tool_result(tool_use_id, f"{type(exc).__name__}: {exc}", error=True))
+        if isinstance(value, ToolEffect):
+            return ToolRun(tool_result(tool_use_id, value.result, max_chars=max_chars), value)
+        return ToolRun(tool_result(tool_use_id, value, max_chars=max_chars))
 
 
 @overload
@@ -218,13 +317,13 @@ class Toolbox:
         new = item if isinstance(item, Tool) else Tool(item)
         if new.name in self._reserved:
             raise AssistantDefinitionError(
-                f"{_where(new.func)}: the tool name {new.name!r} is reserved for a built-in "
+                f"{defined_at(new.func)}: the tool name {new.name!r} is reserved for a built-in "
                 "tool; choose another name",
                 code="bad_tool",
             )
         if new.name in self._tools:
             raise AssistantDefinitionError(
-                f"{_where(new.func)}: a tool named {new.name!r} is already registered",
+                f"{defined_at(new.func)}: a tool named {new.name!r} is already registered",
                 code="bad_tool",
             )
         self._tools[new.name] = new
@@ -315,156 +414,3 @@ def _cut(text: str, max_chars: int) -> str:
     if len(text) <= max_chars:
         return text
     return text[: max(max_chars - 12, 0)] + " [truncated]"
-
-
-def parse_docstring(doc: str) -> tuple[str, dict[str, str]]:
-    """The first paragraph of ``doc`` and the descriptions of its Google-style ``Args:``."""
-    lines = doc.expandtabs().splitlines()
-    summary: list[str] = []
-    for line in lines:
-        if not line.strip() or _SECTION.match(line):
-            break
-        summary.append(line.strip())
-    args: dict[str, str] = {}
-    in_args = False
-    indent: int | None = None
-    current: str | None = None
-    for line in lines:
-        section = _SECTION.match(line)
-        if section:
-            in_args = section.group(1).strip() in ("Args", "Arguments", "Parameters", "Params")
-            indent, current = None, None
-            continue
-        if not in_args or not line.strip():
-            continue
-        depth = len(line) - len(line.lstrip())
-        if indent is None:
-            indent = depth
-        if depth < indent:
-            in_args = False
-            continue
-        found = _ARG_LINE.match(line.strip())
-        if depth == indent and found:
-            current = found.group(1).lstrip("*")
-            args[current] = found.group(2).strip()
-        elif current is not None:
-            args[current] = f"{args[current]} {line.strip()}".strip()
-    return " ".join(summary), args
-
-
-def _arguments_model(
-    func: Callable[..., Any], name: str, arg_docs: dict[str, str], where: str
-) -> tuple[type[BaseModel], list[tuple[inspect.Parameter, str]], inspect.Parameter | None]:
-    try:
-        hints = typing.get_type_hints(func, include_extras=True)
-    except Exception as exc:
-        raise AssistantDefinitionError(
-            f"{where}: cannot resolve the type annotations of tool {name!r}: {exc}",
-            code="bad_tool",
-        ) from None
-    fields: dict[str, Any] = {}
-    params: list[tuple[inspect.Parameter, str]] = []
-    call_param: inspect.Parameter | None = None
-    for index, param in enumerate(inspect.signature(func).parameters.values()):
-        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-            raise AssistantDefinitionError(
-                f"{where}: tool {name!r} cannot take *args or **kwargs; list the parameters",
-                code="bad_tool",
-            )
-        if param.name not in hints:
-            raise AssistantDefinitionError(
-                f"{where}: parameter `{param.name}` of tool {name!r} needs a type annotation "
-                "(it becomes the JSON schema the model sees)",
-                code="bad_tool",
-            )
-        hint = hints[param.name]
-        if hint is Call or hint == Call | None:
-            if param.kind is param.POSITIONAL_ONLY:
-                raise AssistantDefinitionError(
-                    f"{where}: the Call parameter of tool {name!r} cannot be positional-only",
-                    code="bad_tool",
-                )
-            call_param = param
-            continue
-        # Internal field names avoid clashes with BaseModel attributes (`json`, `copy`, …);
-        # the alias is the name the model sees.
-        field_name = f"p{index}"
-        default = ... if param.default is param.empty else param.default
-        doc = arg_docs.get(param.name)
-        # description=None would hide one given in Annotated[X, Field(description=...)].
-        info = (
-            Field(default, alias=param.name, description=doc)
-            if doc
-            else Field(default, alias=param.name)
-        )
-        fields[field_name] = (hint, info)
-        params.append((param, field_name))
-    model = create_model(
-        f"{name}_arguments",
-        __config__=ConfigDict(extra="forbid", populate_by_name=False),
-        **fields,
-    )
-    return typing.cast(type[BaseModel], model), params, call_param
-
-
-def _compact_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """Make pydantic's schema small: inline ``$defs``, drop titles, simplify ``Optional``.
-
-    A recursive model cannot be inlined: then the ``$defs`` and references are kept.
-    """
-    defs: dict[str, Any] = schema.pop("$defs", {})
-
-    def walk(node: Any, seen: frozenset[str], inline: bool) -> Any:
-        if isinstance(node, list):
-            return [walk(item, seen, inline) for item in node]
-        if not isinstance(node, dict):
-            return node
-        ref = node.get("$ref")
-        if inline and isinstance(ref, str) and ref.startswith("#/$defs/"):
-            key = ref.removeprefix("#/$defs/")
-            if key in seen or key not in defs:
-                raise _Recursive
-            merged = {**defs[key], **{k: v for k, v in node.items() if k != "$ref"}}
-            return walk(merged, seen | {key}, inline)
-        out: dict[str, Any] = {}
-        for key, value in node.items():
-            if key == "title":
-                continue
-            if key in ("properties", "patternProperties", "$defs"):
-                out[key] = {name: walk(sub, seen, inline) for name, sub in value.items()}
-            else:
-                out[key] = walk(value, seen, inline)
-        return _simplify_optional(out)
-
-    try:
-        compact = walk(schema, frozenset(), True)
-    except _Recursive:
-        compact = walk({**schema, "$defs": defs}, frozenset(), False)
-    compact.pop("type", None)
-    return typing.cast(dict[str, Any], {"type": "object", "properties": {}, **compact})
-
-
-class _Recursive(Exception):
-    pass
-
-
-def _simplify_optional(node: dict[str, Any]) -> dict[str, Any]:
-    """``anyOf: [X, {"type": "null"}]`` with default ``None`` → ``X`` (and not required)."""
-    options = node.get("anyOf")
-    if not isinstance(options, list) or len(options) != 2 or {"type": "null"} not in options:
-        return node
-    other = next(o for o in options if o != {"type": "null"})
-    if not isinstance(other, dict):
-        return node
-    merged = {**other, **{k: v for k, v in node.items() if k != "anyOf"}}
-    if "default" in merged and merged["default"] is None:
-        del merged["default"]
-    return merged
-
-
-def _where(func: Callable[..., Any]) -> str:
-    code = getattr(func, "__code__", None)
-    qualname = getattr(func, "__qualname__", repr(func))
-    if code is None:
-        return str(qualname)
-    return f"{code.co_filename}:{code.co_firstlineno} ({qualname})"

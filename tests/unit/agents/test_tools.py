@@ -8,8 +8,8 @@ from typing import Annotated, Literal, Optional
 import pytest
 from pydantic import BaseModel, Field
 
-from aiflow import AssistantDefinitionError, Call
-from aiflow.agents import Tool, Toolbox, tool, tool_result
+from aiflow import AssistantDefinitionError, Call, hangup
+from aiflow.agents import Tool, Toolbox, ToolEffect, ToolError, tool, tool_result
 from aiflow.agents.tools import parse_docstring
 
 
@@ -345,3 +345,46 @@ def test_parse_docstring_sections() -> None:
     assert args == {"day": "weekday in English.", "rest": "ignored star.", "hour": "the hour."}
     assert parse_docstring("") == ("", {})
     assert parse_docstring("Args:\n    x: y")[1] == {"x": "y"}
+
+
+def test_a_tool_refuses_with_tool_error_and_the_model_gets_the_message(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    @tool
+    def cancel(booking: str) -> str:
+        """Cancel a booking."""
+        raise ToolError(f"booking {booking} is in the past; only future ones can be cancelled")
+
+    with caplog.at_level(logging.INFO, logger="aiflow.agents"):
+        result = cancel.invoke({"booking": "B-17"}, tool_use_id="c")["toolResult"]
+    assert result["status"] == "error"
+    assert result["content"] == [
+        {"text": "booking B-17 is in the past; only future ones can be cancelled"}
+    ]
+    assert caplog.records == []  # a refusal is no failure
+
+
+def test_a_tool_acts_on_the_call_by_returning_an_effect() -> None:
+    @tool
+    def goodbye() -> ToolEffect:
+        """Say goodbye and hang up."""
+        return ToolEffect({"ended": True}, say="Bye!", then=hangup())
+
+    run = goodbye.run({}, tool_use_id="g")
+    assert run.result == {"toolResult": {"toolUseId": "g", "content": [{"json": {"ended": True}}]}}
+    assert run.effect is not None and run.effect.ends_turn and run.effect.then == hangup()
+    assert goodbye.invoke({}, tool_use_id="g") == run.result
+    assert not ToolEffect("sent").ends_turn
+
+
+def test_an_explicit_schema_is_shown_and_unknown_arguments_are_ignored() -> None:
+    schema = {"type": "object", "properties": {"room": {"enum": ["a", "b"]}}, "required": ["room"]}
+
+    def reserve(room: str = "") -> str:
+        """Reserve a room."""
+        return f"reserved {room or 'none'}"
+
+    reserved = Tool(reserve, input_schema=schema)
+    assert reserved.spec()["toolSpec"]["inputSchema"] == {"json": schema}
+    result = reserved.invoke({"room": "a", "floor": 2}, tool_use_id="r")["toolResult"]
+    assert result["content"] == [{"text": "reserved a"}] and "status" not in result
