@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from typing import Any
@@ -42,6 +43,7 @@ def add_parser(commands: Any) -> None:
     )
     dial.add_argument("--queue-url", help="dial queue URL (default: $AIFLOW_DIAL_QUEUE_URL)")
     dial.add_argument("--stack", help="read the queue URL from this stack's DialQueueUrl output")
+    dial.add_argument("-v", "--verbose", action="store_true", help="show the client's log lines")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,6 +51,11 @@ def run(args: argparse.Namespace) -> int:
     from ..outbound.errors import DialError
     from ..redact import mask_number
 
+    # The result is printed below; log lines (retries, numbers masked) only when asked for.
+    if args.verbose:
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    else:
+        logging.getLogger("aiflow").addHandler(logging.NullHandler())
     try:
         if args.queue:
             return _enqueue(args)

@@ -66,6 +66,8 @@ EXCERPT_CHARS = 160
 _E164 = re.compile(r"^\+\d{2,15}$")
 _FLOW_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 _DEVICE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+_UUID = re.compile(r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
+_UUID_SPLIT = re.compile(f"({_UUID.pattern})")
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 # Keys a JSON body might carry the new call's id under (none is documented).
 _ID_KEYS = ("sessionId", "session_id", "callId", "call_id", "id")
@@ -351,12 +353,12 @@ def dial_number(number: str) -> str:
         return e164
     if text.startswith("0") and not text.startswith("00"):
         raise InvalidDial(
-            f"to: {mask_number(text)} is a national number; write it with the country code, "
-            "e.g. +49 157 90000687"
+            f"to: {mask_number(text)} is a national number; write it with the country code "
+            "(e.g. +49 instead of the leading 0)"
         )
     raise InvalidDial(
-        f"to: must be a phone number with country code, e.g. +4915790000687 "
-        f"(got {mask_number(text) if text else 'nothing'})"
+        "to: must be a phone number with country code (+49..., 0049... or 49...), "
+        f"got {mask_number(text) if text else 'nothing'}"
     )
 
 
@@ -421,7 +423,10 @@ def excerpt(raw: bytes, number: str | None = None) -> str:
     if number:
         for form in (number, number.removeprefix("+")):
             text = text.replace(form, mask_number(number))
-    text = mask_numbers_in(text)
+    # Mask anything that looks like a phone number, but keep ids (UUIDs) readable.
+    text = "".join(
+        part if _UUID.fullmatch(part) else mask_numbers_in(part) for part in _UUID_SPLIT.split(text)
+    )
     if not text:
         return "(empty body)"
     return text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 1] + "…"

@@ -2,7 +2,7 @@
 
     Handler: aiflow.outbound.dialer.handler
 
-SQS invokes it with up to 5 messages (one :class:`~aiflow.outbound.queue.DialRequest` each);
+SQS invokes it with up to 3 messages (one :class:`~aiflow.outbound.queue.DialRequest` each);
 at most 2 instances run at once (``ScalingConfig.MaximumConcurrency``), which bounds the calls
 started in parallel. Each message ends in one of three ways:
 
