@@ -58,7 +58,7 @@ def dial(
     number = dial_number(to)
     flow = check_flow_id(flow_id)
     billing = client.resolve_device(device)
-    payload = _check_data(data)
+    payload = check_data(data)
     if contexts is None:
         contexts = DynamoDBOutboundContexts.from_env()
         if contexts is None and data is not None:
@@ -98,7 +98,12 @@ def dial(
     return dataclasses.replace(result, request_id=context.request_id, context_saved=saved)
 
 
-def _check_data(data: dict[str, Any] | None) -> dict[str, Any]:
+def check_data(data: dict[str, Any] | None) -> dict[str, Any]:
+    """``data`` as a JSON object of at most :data:`MAX_DATA_BYTES` (``{}`` for None).
+
+    Raises:
+        InvalidDial: not a JSON object, or too big.
+    """
     if data is None:
         return {}
     if not isinstance(data, dict):

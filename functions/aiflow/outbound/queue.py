@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..redact import mask_number
-from .calls import MAX_DATA_BYTES
+from .calls import check_data
 from .client import check_flow_id, dial_number
 from .errors import InvalidDial
 
@@ -87,16 +87,15 @@ def enqueue_dial(
         InvalidDial: bad flow id, number or data (nothing was queued).
         botocore.exceptions.ClientError / BotoCoreError: SQS refused or was unreachable.
     """
+    if data is not None:
+        data = check_data(data)
     try:
         request = DialRequest(flow_id=flow_id, to=to, device=device, data=data)
     except ValidationError as exc:
         first = exc.errors(include_input=False)[0]
         raise InvalidDial(f"{'.'.join(str(p) for p in first['loc'])}: {_reason(first)}") from None
-    body = request.to_message()
-    if len(body.encode()) > MAX_DATA_BYTES + 1024:
-        raise InvalidDial(f"data: at most {MAX_DATA_BYTES} bytes of JSON")
     sqs = client or sqs_client()
-    sent = sqs.send_message(QueueUrl=queue_url, MessageBody=body)
+    sent = sqs.send_message(QueueUrl=queue_url, MessageBody=request.to_message())
     logger.info(
         "dial queued",
         extra={"flow_id": request.flow_id, "to": mask_number(request.to)},

@@ -17,11 +17,7 @@ from typing import Any
 import boto3
 import pytest
 
-from aiflow.outbound import (
-    DynamoDBOutboundContexts,
-    SipgateClient,
-    enqueue_dial,
-)
+from aiflow.outbound import DynamoDBOutboundContexts, InvalidDial, SipgateClient, enqueue_dial
 from aiflow.outbound.dialer import Dialer
 from aiflow.protocol import Session
 from aiflow.testing.fake_sipgate import Answer, FakeSipgate
@@ -273,3 +269,13 @@ def test_the_queued_message_is_the_documented_dial_request(queues: Queues) -> No
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def test_a_bad_dial_is_refused_before_it_is_queued(queues: Queues) -> None:
+    with pytest.raises(InvalidDial, match="to: .*national number"):
+        enqueue_dial(queues.url, FLOW_ID, "0157 90000687", client=queues.sqs)
+    with pytest.raises(InvalidDial, match="data: at most"):
+        enqueue_dial(queues.url, FLOW_ID, CALLEE, data={"x": "y" * 40_000}, client=queues.sqs)
+    with pytest.raises(InvalidDial, match="flow"):
+        enqueue_dial(queues.url, "no/flow", CALLEE, client=queues.sqs)
+    assert "Messages" not in queues.sqs.receive_message(QueueUrl=queues.url)
