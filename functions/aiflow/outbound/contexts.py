@@ -63,7 +63,8 @@ class OutboundContext(BaseModel):
         created_at: Unix ms of the dial.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # defer_build: the validator is built on first use, not on the webhook's cold start.
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     request_id: str = Field(min_length=1)
     flow_id: str = Field(min_length=1)

@@ -99,6 +99,9 @@ def test_failed_dials_end_in_a_dead_letter_queue(template: dict[str, Any]) -> No
     }
     dead = props(template, "DialDeadLetterQueue")
     assert dead["MessageRetentionPeriod"] == 14 * 24 * 3600
+    for name in ("DialQueue", "DialDeadLetterQueue"):
+        resource = template["Resources"][name]
+        assert resource["DeletionPolicy"] == resource["UpdateReplacePolicy"] == "Delete"
     assert queue["SqsManagedSseEnabled"] is dead["SqsManagedSseEnabled"] is True
     dialer = props(template, "DialerFunction")
     # AWS's advice for Lambda event sources: visibility timeout >= 6 x function timeout.
