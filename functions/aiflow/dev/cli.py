@@ -7,6 +7,7 @@ in the terminal).
     aiflow call --ws                             # ... over its WebSocket (ws://127.0.0.1:3000/ws)
     aiflow call https://abc.execute-api.eu-central-1.amazonaws.com/webhook --token ...
     aiflow call --script caller.txt --transcript call.json
+    aiflow dial --flow FLOW_ID --to +4915790000687 --device e2   # an outbound call
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..testing.simulator import CallOptions, CallSimulator
+from . import dial
 
 DEV_URL = "http://127.0.0.1:3000/webhook"
 DEV_WS_URL = "ws://127.0.0.1:3000/ws"
@@ -37,6 +39,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.path.insert(0, os.getcwd())
     if args.command == "dev":
         return _dev(args, args_list)
+    if args.command == "dial":
+        return dial.run(args)
     return _call(args)
 
 
@@ -44,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aiflow", description="Local development for sipgate AI Flow assistants."
     )
-    commands = parser.add_subparsers(dest="command", metavar="{dev,call}")
+    commands = parser.add_subparsers(dest="command", metavar="{dev,call,dial}")
 
     dev = commands.add_parser(
         "dev",
@@ -102,6 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     call.add_argument("--script", type=Path, help="read caller lines from FILE ('-': stdin)")
     call.add_argument("--transcript", type=Path, help="save the transcript as JSON")
+    dial.add_parser(commands)
     return parser
 
 
