@@ -141,7 +141,9 @@ class Dialer:
         except Exception:
             # Not lost: report the record as failed; SQS retries it (and redrives it to the
             # dead-letter queue after maxReceiveCount by itself).
-            log_failure(logger, "could not move a failed dial to the dead-letter queue", **facts)
+            log_failure(
+                logger, "could not move a failed dial to the dead-letter queue", facts=facts
+            )
             raise
         logger.error("dial failed for good; moved to the dead-letter queue", extra=facts)
 
