@@ -41,22 +41,11 @@ from pydantic import (
 )
 
 from ..errors import InvalidActionError
-from .jsonbody import UnreadableJson, read_json
+from .jsonbody import UnreadableJson, json_number, read_json
 from .phone import to_action_number
 from .wav import check_wav_base64, wav_to_base64
 
-
-def _json_number(value: Any) -> Any:
-    if isinstance(value, bool):
-        raise ValueError("must be a number, not a boolean")
-    if isinstance(value, str):
-        raise ValueError("must be a number, not a string")
-    return value
-
-
-# Python's True is an int, and pydantic's lax mode reads "7" as 7; on the wire either one
-# where a number belongs is a mistake (and the JSON Schema refuses both).
-_NoBool = BeforeValidator(_json_number)
+_Number = BeforeValidator(json_number)  # a number as JSON has it: not true, not "7"
 
 
 def _compact_number(value: float) -> int | float:
@@ -67,7 +56,7 @@ def _compact_number(value: float) -> int | float:
 PositiveNumber = Annotated[
     float,
     Field(gt=0),
-    BeforeValidator(_json_number),
+    BeforeValidator(json_number),
     PlainSerializer(_compact_number, return_type=int | float),
 ]
 _BCP47 = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
@@ -128,8 +117,8 @@ class BargeInPolicy(_Strict):
     """
 
     strategy: Literal["none", "manual", "minimum_characters", "immediate"] = "minimum_characters"
-    minimum_characters: Annotated[int, Field(ge=1, le=100), _NoBool] | None = None
-    allow_after_ms: Annotated[int, Field(ge=0, le=10000), _NoBool] | None = None
+    minimum_characters: Annotated[int, Field(ge=1, le=100), _Number] | None = None
+    allow_after_ms: Annotated[int, Field(ge=0, le=10000), _Number] | None = None
 
     @model_validator(mode="after")
     def _minimum_only_with_its_strategy(self) -> Self:
@@ -143,7 +132,7 @@ class BargeInPolicy(_Strict):
 class VadOptions(_Strict):
     """Voice activity detection: the silence that ends a caller turn (kept for the session)."""
 
-    end_of_turn_silence_ms: Annotated[int, Field(ge=150, le=2000), _NoBool]
+    end_of_turn_silence_ms: Annotated[int, Field(ge=150, le=2000), _Number]
 
 
 # --- actions -------------------------------------------------------------------------------
@@ -209,7 +198,7 @@ class MixAudioAction(BaseAction):
 
     type: Literal["mix_audio"] = "mix_audio"
     audio: str | None = Field(None, min_length=1)
-    volume: Annotated[float, Field(ge=0.0, le=1.0), _NoBool] | None = None
+    volume: Annotated[float, Field(ge=0.0, le=1.0), _Number] | None = None
     stop: bool | None = Field(None, strict=True)
 
     @field_validator("audio")
@@ -237,7 +226,7 @@ class TransferAction(BaseAction):
     target_phone_number: str
     caller_id_name: str = Field(min_length=1)
     caller_id_number: str
-    timeout: Annotated[int, Field(ge=5, le=120), _NoBool] | None = None
+    timeout: Annotated[int, Field(ge=5, le=120), _Number] | None = None
 
     @field_validator("target_phone_number", "caller_id_number", mode="before")
     @classmethod
@@ -287,7 +276,7 @@ class ConfigureVoiceToVoiceAction(BaseAction):
     type: Literal["configure_voice_to_voice"] = "configure_voice_to_voice"
     system_prompt: str = Field(min_length=1)
     greeting: str | None = None
-    temperature: Annotated[float, Field(ge=0.0, le=2.0), _NoBool] | None = None
+    temperature: Annotated[float, Field(ge=0.0, le=2.0), _Number] | None = None
     language: str | None = None
 
 

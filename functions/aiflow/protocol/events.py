@@ -32,7 +32,7 @@ from pydantic import (
 
 from ..errors import EventParseError
 from ..redact import log_failure
-from .jsonbody import UnreadableJson, check_value, read_json
+from .jsonbody import UnreadableJson, check_value, json_number, read_json
 
 logger = logging.getLogger("aiflow")
 
@@ -46,16 +46,7 @@ CONTROL_CHARACTERS = "[\\x00-\\x1f\\x7f-\\x9f]"
 _CONTROL = re.compile(CONTROL_CHARACTERS)
 
 
-def _json_number(value: Any) -> Any:
-    # Pydantic's lax mode reads true as 1 and "7" as 7; JSON (and the schema) do not.
-    if isinstance(value, bool | str):
-        raise ValueError(
-            f"must be a number, not a {'boolean' if isinstance(value, bool) else 'string'}"
-        )
-    return value
-
-
-_Number = BeforeValidator(_json_number)
+_Number = BeforeValidator(json_number)
 
 
 def _printable(value: Any) -> Any:

@@ -30,6 +30,8 @@ _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_\-]{1,64}")
+# A \uD800-\uDFFF escape: the only way a surrogate gets into a value decoded from UTF-8.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
 class UnreadableJson(ValueError):
@@ -64,7 +66,9 @@ def read_json(data: bytes | bytearray | str, *, max_depth: int = MAX_DEPTH) -> A
             f"the body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
             code="not_json",
         ) from None
-    check_value(value, max_depth=max_depth)
+    # Depth and numbers are checked already; only a possible surrogate needs the full walk.
+    if _SURROGATE_ESCAPE.search(text) or not _encodable(text):
+        check_value(value, max_depth=max_depth)
     return value
 
 
@@ -109,6 +113,19 @@ def check_value(value: Any, *, max_depth: int = MAX_DEPTH) -> None:
                     stack.append((child, (*path, key)))
             else:
                 stack.extend((child, (*path, index)) for index, child in enumerate(item))
+
+
+def json_number(value: Any) -> Any:
+    """Pydantic before-validator: a number as JSON has it.
+
+    Pydantic's lax mode reads ``true`` as 1 and ``"7"`` as 7, and Python's ``True`` is an int;
+    on the wire either one where a number belongs is a mistake (the JSON Schema refuses both).
+    """
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not a boolean")
+    if isinstance(value, str):
+        raise ValueError("must be a number, not a string")
+    return value
 
 
 def field_path(path: tuple[Any, ...]) -> str:
