@@ -189,6 +189,60 @@ def test_parse_reply_of_an_empty_body_is_no_action() -> None:
     assert parse_reply(b"") == []
 
 
+def test_parse_reply_of_an_empty_array_is_no_action_as_flow_io_sends_it() -> None:
+    # sipgate/flow-io app/api/sipgate/webhook/handlers/user-speak.ts: NextResponse.json([])
+    assert parse_reply("[]") == []
+
+
+def test_parse_reply_refuses_an_action_without_session_id_naming_it() -> None:
+    with pytest.raises(InvalidActionError) as info:
+        parse_reply('[{"type": "barge_in", "session_id": "s"}, {"type": "hangup"}]')
+    assert info.value.message.startswith("hangup.session_id: every action in a reply carries")
+    assert [d["field"] for d in info.value.details] == ["session_id"]
+
+
+def test_parse_action_still_reads_an_action_a_handler_built_before_it_was_addressed() -> None:
+    assert parse_action(hangup().to_wire()) == hangup()
+
+
+@pytest.mark.parametrize(
+    "body", ["{", "NaN", '{"type": "hangup", "session_id": "s", "x": 1e999}', '["\\ud800"]']
+)
+def test_parse_reply_of_a_body_that_is_not_json_raises_invalid_action_error(body: str) -> None:
+    with pytest.raises(InvalidActionError) as info:
+        parse_reply(body)
+    assert info.value.message.startswith("the reply cannot be read: ")
+
+
+def test_null_on_the_wire_is_refused_naming_the_field() -> None:
+    with pytest.raises(InvalidActionError) as info:
+        parse_action({"type": "speak", "session_id": SESSION_ID, "text": "Hi", "ssml": None})
+    assert info.value.message == (
+        "speak.ssml: absent fields are omitted on the wire, never sent as null"
+    )
+    with pytest.raises(InvalidActionError) as info:
+        parse_action({"type": "speak", "text": "Hi", "tts": {"provider": "azure", "voice": None}})
+    assert info.value.message.startswith("speak.tts.voice: absent fields are omitted")
+
+
+def test_a_null_azure_language_as_flow_io_sends_it_is_read_as_absent() -> None:
+    # sipgate/flow-io app/api/sipgate/webhook/handlers/lib/speak-response.ts (buildTTSConfig):
+    # { provider, language: assistant.voice_language || null, voice }
+    action = parse_action(
+        {
+            "type": "speak",
+            "session_id": SESSION_ID,
+            "text": "Hallo",
+            "tts": {"provider": "azure", "language": None, "voice": "de-DE-KatjaNeural"},
+        }
+    )
+    assert action.to_wire()["tts"] == {"provider": "azure", "voice": "de-DE-KatjaNeural"}
+
+
+def test_in_python_none_still_leaves_an_optional_field_out() -> None:
+    assert SpeakAction(text="Hi", ssml=None, tts=None).to_wire() == {"type": "speak", "text": "Hi"}
+
+
 def test_parse_action_returns_the_class_of_every_action_type() -> None:
     bodies: dict[str, dict[str, Any]] = {
         "speak": {"text": "x"},
@@ -229,6 +283,32 @@ def test_ssml_wrapped_in_speak_is_accepted() -> None:
     assert speak(ssml=ssml).to_wire() == {"type": "speak", "ssml": ssml}
 
 
+def test_a_voice_may_be_left_out_for_the_platform_default_as_the_n8n_node_sends_it() -> None:
+    # sipgate/n8n-nodes-ai-flow nodes/AiFlowAction/AiFlowAction.node.ts: `if (voice) tts.voice`
+    assert wire(speak("Hi", tts=azure(language="en-US")))["tts"] == {
+        "provider": "azure",
+        "language": "en-US",
+    }
+    assert wire(speak("Hi", tts=eleven_labs()))["tts"] == {"provider": "eleven_labs"}
+    assert wire(speak("Hi", tts=azure()))["tts"] == {"provider": "azure"}
+    for tts in ({"provider": "azure", "language": "en-US"}, {"provider": "eleven_labs"}):
+        reply = {"type": "speak", "session_id": SESSION_ID, "text": "Hi", "tts": tts}
+        assert wire(speak("Hi", tts=tts))["tts"] == tts
+        assert parse_reply(json.dumps(reply))[0].to_wire() == reply
+
+
+def test_the_positional_voice_and_language_of_azure_still_work() -> None:
+    voice = azure("de-DE-KatjaNeural", "de-DE")
+    assert (voice.voice, voice.language) == ("de-DE-KatjaNeural", "de-DE")
+    assert eleven_labs("abc").voice == "abc"
+
+
+def test_a_barge_in_policy_without_strategy_means_the_platform_default() -> None:
+    # sipgate/n8n-nodes-ai-flow sends {"allow_after_ms": n} when only that option is set.
+    action = speak("Hi", barge_in={"allow_after_ms": 500})
+    assert action.barge_in == BargeInPolicy(strategy="minimum_characters", allow_after_ms=500)
+
+
 def test_the_option_models_are_the_documented_wire_objects() -> None:
     assert azure("de-DE-KatjaNeural", "de-DE") == AzureTts(
         voice="de-DE-KatjaNeural", language="de-DE"
@@ -263,10 +343,16 @@ INVALID: list[tuple[str, Callable[[], object], str]] = [
         "speak.barge_in.strategy",
     ),
     (
-        "barge-in without strategy",
-        lambda: speak("Hi", barge_in={"allow_after_ms": 100}),
-        "speak.barge_in.strategy",
+        "barge-in minimum characters without its strategy",
+        lambda: speak("Hi", barge_in={"strategy": "manual", "minimum_characters": 3}),
+        "speak.barge_in: Value error, minimum_characters is only allowed",
     ),
+    (
+        "a number given as a string",
+        lambda: speak("Hi", user_input_timeout_seconds="7"),  # type: ignore[arg-type]
+        "speak.user_input_timeout_seconds: Value error, must be a number, not a string",
+    ),
+    ("mix_audio stop as 1", lambda: mix_audio(stop=1), "mix_audio.stop"),  # type: ignore[arg-type]
     (
         "minimum_characters 0",
         lambda: speak("Hi", barge_in={"strategy": "minimum_characters", "minimum_characters": 0}),

@@ -25,6 +25,7 @@ from aiflow.protocol import (
     UserSpeechStartedEvent,
     parse_event,
 )
+from aiflow.protocol import events as events_module
 
 SESSION_ID = "3f2b9c1e-7a4d-4e0b-9c55-1d2e3f405a6b"
 
@@ -298,3 +299,209 @@ def test_event_parse_error_is_a_value_error_for_callers_that_catch_those() -> No
 def test_a_session_with_an_empty_id_is_invalid_when_built_directly() -> None:
     with pytest.raises(ValidationError):
         Session(id="")
+
+
+# --- bodies built to break the parser (issue 10): always a 400, never a 500 ----------------
+
+
+def nested(depth: int) -> str:
+    """An event whose extra field nests arrays so that the whole body is ``depth`` deep."""
+    inner = "[" * (depth - 1) + "1" + "]" * (depth - 1)
+    return f'{{"type": "user_speak", "text": "x", "session": {{"id": "s"}}, "deep": {inner}}}'
+
+
+@pytest.mark.parametrize("depth", [33, 1_000, 100_000])
+def test_a_body_nested_too_deep_is_refused_naming_the_limit(depth: int) -> None:
+    with pytest.raises(EventParseError) as info:
+        parse_event(nested(depth))
+    assert info.value.code == "too_deep"
+    assert "more than 32 levels deep" in info.value.message
+
+
+def test_a_body_nested_exactly_to_the_limit_parses() -> None:
+    assert isinstance(parse_event(nested(32)), UserSpeakEvent)
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
+    event = parse_event(minimal("user_speak", text="[[[{{{" * 100 + '\\"]]'))
+    assert isinstance(event, UserSpeakEvent)
+
+
+def test_a_mapping_nested_too_deep_is_refused_too() -> None:
+    deep: Any = 1
+    for _ in range(2_000):
+        deep = [deep]
+    with pytest.raises(EventParseError) as info:
+        parse_event(minimal("user_speak", text="x", deep=deep))
+    assert info.value.code == "too_deep"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ('{"type": "user_speak", "text": "Hallo \\ud800", "session": {"id": "s"}}', "text"),
+        ('{"type": "user_speak", "text": "x", "session": {"id": "s\\udfff"}}', "session.id"),
+        ('{"type": "x", "session": {"id": "s"}, "more": [1, {"a": "\\udc00"}]}', "more.1.a"),
+        ('{"type": "user_speak\\ud83d", "session": {"id": "s"}}', "type"),
+    ],
+    ids=["text", "session id", "deep extra", "type"],
+)
+def test_a_lone_surrogate_escape_is_refused_naming_the_field(body: str, field: str) -> None:
+    with pytest.raises(EventParseError) as info:
+        parse_event(body)
+    assert info.value.code == "invalid_unicode"
+    assert f"`{field}` contains invalid Unicode" in info.value.message
+    assert info.value.details == [{"field": field, "problem": info.value.message}]
+    assert "Hallo" not in info.value.message
+
+
+def test_a_lone_surrogate_in_a_key_is_refused_without_echoing_the_key() -> None:
+    with pytest.raises(EventParseError) as info:
+        parse_event('{"type": "x", "session": {"id": "s", "secret\\ud800": 1}}')
+    assert info.value.code == "invalid_unicode"
+    assert info.value.message.startswith("a key in `session` contains invalid Unicode")
+    assert "secret" not in info.value.message
+
+
+def test_a_lone_surrogate_in_a_mapping_is_refused_too() -> None:
+    with pytest.raises(EventParseError) as info:
+        parse_event(minimal("user_speak", text="\ud800"))
+    assert info.value.code == "invalid_unicode"
+
+
+def test_a_valid_surrogate_pair_escape_is_an_ordinary_character() -> None:
+    event = parse_event('{"type": "user_speak", "text": "\\ud83d\\ude00", "session": {"id": "s"}}')
+    assert isinstance(event, UserSpeakEvent)
+    assert event.text == "😀"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"type": "user_speak", "text": "caf\xe9", "session": {"id": "s"}}',  # Latin-1
+        b'{"type": "user_speak", "text": "\xed\xa0\x80", "session": {"id": "s"}}',  # surrogate
+        '{"type": "user_speak", "session": {"id": "s"}}'.encode("utf-16"),
+    ],
+    ids=["latin-1", "encoded surrogate", "utf-16"],
+)
+def test_bytes_that_are_not_utf8_are_refused_as_not_json(raw: bytes) -> None:
+    with pytest.raises(EventParseError) as info:
+        parse_event(raw)
+    assert info.value.code == "not_json"
+    assert "not UTF-8" in info.value.message
+
+
+def test_a_utf8_byte_order_mark_is_ignored() -> None:
+    body = "\ufeff" + EXAMPLE_EVENT_LINES[1]
+    assert isinstance(parse_event(body.encode("utf-8")), UserSpeakEvent)
+    assert isinstance(parse_event(body), UserSpeakEvent)
+
+
+@pytest.mark.parametrize(
+    ("number", "code"),
+    [("1e400", "invalid_number"), ("-1e400", "invalid_number"), ("1" * 101, "invalid_number")],
+)
+def test_a_number_too_large_to_represent_is_refused(number: str, code: str) -> None:
+    with pytest.raises(EventParseError) as info:
+        parse_event(
+            f'{{"type": "assistant_speak", "duration_ms": {number}, "session": {{"id": "s"}}}}'
+        )
+    assert info.value.code == code
+    assert number not in info.value.message
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_not_json(literal: str) -> None:
+    with pytest.raises(EventParseError) as info:
+        parse_event(f'{{"type": "x", "session": {{"id": "s"}}, "n": {literal}}}')
+    assert info.value.code == "not_json"
+
+
+def test_a_number_of_a_hundred_digits_is_still_a_number() -> None:
+    event = parse_event(f'{{"type": "x", "session": {{"id": "s"}}, "n": {"9" * 100}}}')
+    assert event.model_extra == {"n": int("9" * 100)}
+
+
+@pytest.mark.parametrize(
+    ("session_id", "problem"),
+    [
+        ("a" * 257, "has 257 characters; the limit is 256"),
+        ("abc\n", "contains control characters"),
+        ("a\x00b", "contains control characters"),
+        ("a\x9fb", "contains control characters"),
+    ],
+    ids=["too long", "newline", "NUL", "C1 control"],
+)
+def test_a_session_id_too_long_or_with_control_characters_is_refused(
+    session_id: str, problem: str
+) -> None:
+    with pytest.raises(EventParseError) as info:
+        parse_event({"type": "session_start", "session": {"id": session_id}})
+    assert info.value.code == "invalid_field"
+    assert info.value.message == f"bad field `session.id`: it {problem}"
+    assert info.value.details == [{"field": "session.id", "problem": problem}]
+
+
+def test_a_session_id_of_256_printable_characters_is_accepted() -> None:
+    event = parse_event({"type": "session_start", "session": {"id": "ä" * 256}})
+    assert event.session.id == "ä" * 256
+
+
+@pytest.mark.parametrize("kind", ["x" * 129, "session_start\r"])
+def test_an_event_type_too_long_or_with_control_characters_is_refused(kind: str) -> None:
+    with pytest.raises(EventParseError) as info:
+        parse_event({"type": kind, "session": {"id": "s"}})
+    assert info.value.code == "invalid_field"
+    assert info.value.message.startswith("bad field `type`: it ")
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"duration_ms": "2350"}, "duration_ms"),
+        ({"duration_ms": True}, "duration_ms"),
+        ({"speech_started_at": "1767355200123"}, "speech_started_at"),
+        ({"text": "x", "barged_in": "true"}, "barged_in"),
+        ({"text": "x", "barged_in": 1}, "barged_in"),
+    ],
+)
+def test_numbers_and_booleans_are_read_as_json_has_them(fields: dict[str, Any], field: str) -> None:
+    kind = "user_speak" if "barged_in" in fields else "assistant_speak"
+    with pytest.raises(EventParseError) as info:
+        parse_event(minimal(kind, **fields))
+    assert info.value.code == "invalid_field"
+    assert f"`{field}`" in info.value.message
+
+
+def test_a_digit_sent_as_a_whole_float_is_read_as_its_string() -> None:
+    event = parse_event(minimal("dtmf_received", digit=7.0))
+    assert isinstance(event, DtmfReceivedEvent)
+    assert event.digit == "7"
+
+
+def test_the_type_of_an_unknown_event_is_not_repeated_in_an_error() -> None:
+    with pytest.raises(EventParseError) as info:
+        parse_event({"type": SECRET, "session": {"id": "s", "direction": "up"}})
+    assert SECRET not in info.value.message
+    assert "in an unknown event" in info.value.message
+
+
+def test_any_unforeseen_failure_while_parsing_is_still_an_event_parse_error(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Broken:
+        def validate_python(self, _: Any) -> Any:
+            raise KeyError(SECRET)
+
+    monkeypatch.setattr(events_module, "event_adapter", Broken)
+    with pytest.raises(EventParseError) as info:
+        parse_event(EXAMPLE_EVENT_LINES[0])
+    assert info.value.code == "invalid_event"
+    assert info.value.message == "the event could not be read (KeyError)"
+    assert SECRET not in caplog.text
+
+
+def test_a_returned_event_can_always_be_written_as_utf8_json() -> None:
+    for line in EXAMPLE_EVENT_LINES:
+        wire = parse_event(line).to_wire()
+        json.dumps(wire, ensure_ascii=False, allow_nan=False).encode("utf-8")

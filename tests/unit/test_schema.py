@@ -9,8 +9,6 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from aiflow.errors import InvalidActionError
-from aiflow.protocol import audio, make_wav, parse_action
 from aiflow.protocol import jsonschema as generator
 
 from .test_actions import EXAMPLE_REPLY_LINES
@@ -177,138 +175,23 @@ def test_an_action_without_session_id_is_rejected_by_the_schema(line: str) -> No
 
 
 def test_null_is_rejected_by_the_schema_because_absent_fields_are_omitted_on_the_wire() -> None:
-    # parse_action reads null as absent (lenient reader); the schema documents the wire.
     assert errors(ACTIONS, action("speak", text="Hi", tts=None)) != []
     assert errors(ACTIONS, action("speak", text="Hi")) == []
 
 
-def test_an_empty_array_is_not_a_reply() -> None:
-    assert errors(ACTIONS, []) != []
+def test_a_null_azure_language_is_the_one_null_the_schema_accepts() -> None:
+    tts = {"provider": "azure", "language": None, "voice": "de-DE-KatjaNeural"}
+    assert errors(ACTIONS, action("speak", text="Hi", tts=tts)) == []
+    tts = {"provider": "azure", "language": "de-DE", "voice": None}
+    assert errors(ACTIONS, action("speak", text="Hi", tts=tts)) != []
 
 
-WAV_B64 = audio(make_wav(b"\x00\x00" * 16)).audio
-
-# Wire dicts (all with session_id) on which the schema and the models must agree.
-PARITY: list[tuple[str, dict[str, Any]]] = [
-    ("speak text", action("speak", text="Hi")),
-    ("speak ssml", action("speak", ssml="<speak>Hi</speak>")),
-    ("speak ssml with spaces", action("speak", ssml="  <speak>Hi</speak>\n")),
-    ("speak ssml not wrapped", action("speak", ssml="<p>Hi</p>")),
-    ("speak text and ssml", action("speak", text="Hi", ssml="<speak>Hi</speak>")),
-    ("speak neither", action("speak")),
-    ("speak empty text", action("speak", text="")),
-    ("speak extra field", action("speak", text="Hi", voice="x")),
-    ("speak timeout 0", action("speak", text="Hi", user_input_timeout_seconds=0)),
-    ("speak timeout 0.5", action("speak", text="Hi", user_input_timeout_seconds=0.5)),
-    ("speak timeout true", action("speak", text="Hi", user_input_timeout_seconds=True)),
-    ("speak vad 149", action("speak", text="Hi", vad={"end_of_turn_silence_ms": 149})),
-    ("speak vad 2000", action("speak", text="Hi", vad={"end_of_turn_silence_ms": 2000})),
-    ("azure without language", action("speak", text="x", tts={"provider": "azure", "voice": "v"})),
-    ("tts without provider", action("speak", text="x", tts={"voice": "v"})),
-    (
-        "eleven labs with language",
-        action("speak", text="x", tts={"provider": "eleven_labs", "voice": "v", "language": "de"}),
-    ),
-    (
-        "minimum characters with its strategy",
-        action(
-            "speak",
-            text="x",
-            barge_in={"strategy": "minimum_characters", "minimum_characters": 100},
-        ),
-    ),
-    (
-        "minimum characters with immediate",
-        action("speak", text="x", barge_in={"strategy": "immediate", "minimum_characters": 3}),
-    ),
-    (
-        "minimum characters 0",
-        action(
-            "speak", text="x", barge_in={"strategy": "minimum_characters", "minimum_characters": 0}
-        ),
-    ),
-    (
-        "allow after 10001",
-        action("speak", text="x", barge_in={"strategy": "none", "allow_after_ms": 10001}),
-    ),
-    ("audio", action("audio", audio=WAV_B64, barge_in={"strategy": "manual"})),
-    ("audio missing", action("audio")),
-    ("mix audio", action("mix_audio", audio=WAV_B64, volume=0.5)),
-    ("mix audio stop", action("mix_audio", stop=True)),
-    ("mix audio stop false", action("mix_audio", stop=False)),
-    ("mix audio nothing", action("mix_audio")),
-    ("mix audio volume 1.5", action("mix_audio", audio=WAV_B64, volume=1.5)),
-    (
-        "transfer",
-        action(
-            "transfer", target_phone_number="49211", caller_id_name="P", caller_id_number="49211"
-        ),
-    ),
-    (
-        "transfer timeout 4",
-        action(
-            "transfer",
-            target_phone_number="49211",
-            caller_id_name="P",
-            caller_id_number="49211",
-            timeout=4,
-        ),
-    ),
-    (
-        "transfer letters",
-        action(
-            "transfer",
-            target_phone_number="0800CALL",
-            caller_id_name="P",
-            caller_id_number="49211",
-        ),
-    ),
-    (
-        "transfer empty name",
-        action(
-            "transfer", target_phone_number="49211", caller_id_name="", caller_id_number="49211"
-        ),
-    ),
-    ("transfer missing fields", action("transfer", target_phone_number="49211")),
-    ("hangup", action("hangup")),
-    ("hangup extra", action("hangup", reason="bye")),
-    ("barge_in", action("barge_in")),
-    ("transcription nothing", action("configure_transcription")),
-    ("transcription lowercase", action("configure_transcription", provider="deepgram")),
-    (
-        "transcription vad only",
-        action("configure_transcription", vad={"end_of_turn_silence_ms": 500}),
-    ),
-    (
-        "transcription 4 languages",
-        action("configure_transcription", languages=["de", "en", "fr", "it"]),
-    ),
-    ("transcription 5 languages", action("configure_transcription", languages=["de"] * 5)),
-    ("transcription 0 languages", action("configure_transcription", languages=[])),
-    ("transcription 101 words", action("configure_transcription", custom_vocabulary=["w"] * 101)),
-    ("transcription long word", action("configure_transcription", custom_vocabulary=["w" * 201])),
-    ("voice to voice", action("configure_voice_to_voice", system_prompt="Be brief.")),
-    ("voice to voice 2.5", action("configure_voice_to_voice", system_prompt="x", temperature=2.5)),
-    ("sms", action("send_sms", phone_number="4917612345678", message="Hi")),
-    ("sms empty", action("send_sms", phone_number="4917612345678", message="")),
-    ("unknown type", action("dance")),
-    ("empty session id", {"type": "hangup", "session_id": ""}),
-]
+def test_an_empty_array_is_a_reply_with_no_action() -> None:
+    assert errors(ACTIONS, []) == []
 
 
-def model_accepts(wire: dict[str, Any]) -> bool:
-    try:
-        parse_action(wire)
-    except InvalidActionError:
-        return False
-    return True
-
-
-@pytest.mark.parametrize("wire", [w for _, w in PARITY], ids=[i for i, _ in PARITY])
-def test_the_schema_and_the_models_agree_on_what_is_a_valid_action(wire: dict[str, Any]) -> None:
-    assert (errors(ACTIONS, wire) == []) is model_accepts(wire)
-
-
-def test_the_parity_table_has_both_valid_and_invalid_actions() -> None:
-    verdicts = {model_accepts(w) for _, w in PARITY}
-    assert verdicts == {True, False}
+@pytest.mark.parametrize("value", ["de-DE\n", "de-DE\n\n", "de-DE "])
+def test_a_pattern_does_not_let_a_trailing_newline_through(value: str) -> None:
+    # Python's re lets `$` match before a final newline; the exported patterns must not.
+    tts = {"provider": "azure", "language": value}
+    assert errors(ACTIONS, action("speak", text="Hi", tts=tts)) != []

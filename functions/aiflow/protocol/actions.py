@@ -5,6 +5,18 @@ validate exactly what the spec says; an invalid action raises :class:`InvalidAct
 naming the field. ``session_id`` is filled in by the framework from the event, so handlers
 never pass it. Serialisation (:meth:`BaseAction.to_wire`) uses the wire keys and omits
 absent fields: the platform never sees ``null``.
+
+Two readers, two rules for what is on the wire:
+
+* :func:`parse_action` reads one action as :meth:`~BaseAction.to_wire` writes it or an
+  integration sends it (the call store keeps deferred actions this way). ``session_id`` may be
+  absent (a handler's action before the framework addresses it); ``null`` is refused, except in
+  the one place a real integration sends it (``tts.language``, see :class:`AzureTts`).
+* :func:`parse_reply` reads a whole webhook reply as the platform does: every action must
+  carry ``session_id``, and ``[]`` means "no action". This is what the exported JSON Schema
+  (``actions.schema.json``) describes; the two agree on every input.
+
+Numbers are JSON numbers: ``true`` and ``"7"`` are refused where a number belongs.
 """
 
 from __future__ import annotations
@@ -14,7 +26,7 @@ import re
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, Self, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -29,18 +41,11 @@ from pydantic import (
 )
 
 from ..errors import InvalidActionError
+from .jsonbody import UnreadableJson, json_number, read_json
 from .phone import to_action_number
 from .wav import check_wav_base64, wav_to_base64
 
-
-def _no_bool(value: Any) -> Any:
-    if isinstance(value, bool):
-        raise ValueError("must be a number, not a boolean")
-    return value
-
-
-# Python's True is an int; on the wire a boolean where a number belongs is always a mistake.
-_NoBool = BeforeValidator(_no_bool)
+_Number = BeforeValidator(json_number)  # a number as JSON has it: not true, not "7"
 
 
 def _compact_number(value: float) -> int | float:
@@ -51,7 +56,7 @@ def _compact_number(value: float) -> int | float:
 PositiveNumber = Annotated[
     float,
     Field(gt=0),
-    BeforeValidator(_no_bool),
+    BeforeValidator(json_number),
     PlainSerializer(_compact_number, return_type=int | float),
 ]
 _BCP47 = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
@@ -60,25 +65,43 @@ _BCP47 = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 class _Strict(BaseModel):
     # We produce these; a misspelt keyword must fail here, not silently on a live call.
     # defer_build: a model's validator is built on first use, keeping Lambda cold start lean.
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    model_config = ConfigDict(extra="forbid", defer_build=True, allow_inf_nan=False)
+
+    # Fields a real integration sends as null; the wire readers take null there as absent
+    # and refuse it everywhere else (in Python, None is the normal way to leave a field out).
+    wire_nullable: ClassVar[frozenset[str]] = frozenset()
 
 
 # --- option objects ------------------------------------------------------------------------
 
 
 class AzureTts(_Strict):
-    """An Azure voice, e.g. ``language="de-DE", voice="de-DE-KatjaNeural"``."""
+    """An Azure voice, e.g. ``language="de-DE", voice="de-DE-KatjaNeural"``.
+
+    Both are optional: without ``voice`` the platform uses its default voice (sipgate's n8n
+    node sends ``{"provider": "azure", "language": "en-US"}`` when the voice is left empty).
+    ``"language": null`` is read as absent: sipgate/flow-io sends it for an assistant without
+    a voice language (``app/api/sipgate/webhook/handlers/lib/speak-response.ts``).
+    """
+
+    wire_nullable = frozenset({"language"})
 
     provider: Literal["azure"] = "azure"
-    language: str | None = Field(None, pattern=_BCP47.pattern)
-    voice: str = Field(min_length=1)
+    language: str | None = Field(
+        None, pattern=_BCP47.pattern, description="BCP-47, e.g. de-DE; null is read as absent"
+    )
+    voice: str | None = Field(None, min_length=1)
 
 
 class ElevenLabsTts(_Strict):
-    """An ElevenLabs voice by id (note the underscore in ``eleven_labs``)."""
+    """An ElevenLabs voice by id (note the underscore in ``eleven_labs``).
+
+    Without ``voice`` the platform uses its default voice (sipgate's n8n node sends
+    ``{"provider": "eleven_labs"}`` when the voice is left empty).
+    """
 
     provider: Literal["eleven_labs"] = "eleven_labs"
-    voice: str = Field(min_length=1)
+    voice: str | None = Field(None, min_length=1)
 
 
 TtsOptions = Annotated[AzureTts | ElevenLabsTts, Field(discriminator="provider")]
@@ -86,11 +109,16 @@ TtsOptions = Annotated[AzureTts | ElevenLabsTts, Field(discriminator="provider")
 
 
 class BargeInPolicy(_Strict):
-    """When the caller may interrupt a ``speak`` or ``audio`` (the ``barge_in`` field)."""
+    """When the caller may interrupt a ``speak`` or ``audio`` (the ``barge_in`` field).
 
-    strategy: Literal["none", "manual", "minimum_characters", "immediate"]
-    minimum_characters: Annotated[int, Field(ge=1, le=100), _NoBool] | None = None
-    allow_after_ms: Annotated[int, Field(ge=0, le=10000), _NoBool] | None = None
+    ``strategy`` defaults to the platform's default, ``minimum_characters``: sipgate's n8n
+    node sends a policy without it when only "Allow After (Ms)" is set
+    (``nodes/AiFlowAction/AiFlowAction.node.ts``).
+    """
+
+    strategy: Literal["none", "manual", "minimum_characters", "immediate"] = "minimum_characters"
+    minimum_characters: Annotated[int, Field(ge=1, le=100), _Number] | None = None
+    allow_after_ms: Annotated[int, Field(ge=0, le=10000), _Number] | None = None
 
     @model_validator(mode="after")
     def _minimum_only_with_its_strategy(self) -> Self:
@@ -104,7 +132,7 @@ class BargeInPolicy(_Strict):
 class VadOptions(_Strict):
     """Voice activity detection: the silence that ends a caller turn (kept for the session)."""
 
-    end_of_turn_silence_ms: Annotated[int, Field(ge=150, le=2000), _NoBool]
+    end_of_turn_silence_ms: Annotated[int, Field(ge=150, le=2000), _Number]
 
 
 # --- actions -------------------------------------------------------------------------------
@@ -170,8 +198,8 @@ class MixAudioAction(BaseAction):
 
     type: Literal["mix_audio"] = "mix_audio"
     audio: str | None = Field(None, min_length=1)
-    volume: Annotated[float, Field(ge=0.0, le=1.0), _NoBool] | None = None
-    stop: bool | None = None
+    volume: Annotated[float, Field(ge=0.0, le=1.0), _Number] | None = None
+    stop: bool | None = Field(None, strict=True)
 
     @field_validator("audio")
     @classmethod
@@ -198,7 +226,7 @@ class TransferAction(BaseAction):
     target_phone_number: str
     caller_id_name: str = Field(min_length=1)
     caller_id_number: str
-    timeout: Annotated[int, Field(ge=5, le=120), _NoBool] | None = None
+    timeout: Annotated[int, Field(ge=5, le=120), _Number] | None = None
 
     @field_validator("target_phone_number", "caller_id_number", mode="before")
     @classmethod
@@ -248,7 +276,7 @@ class ConfigureVoiceToVoiceAction(BaseAction):
     type: Literal["configure_voice_to_voice"] = "configure_voice_to_voice"
     system_prompt: str = Field(min_length=1)
     greeting: str | None = None
-    temperature: Annotated[float, Field(ge=0.0, le=2.0), _NoBool] | None = None
+    temperature: Annotated[float, Field(ge=0.0, le=2.0), _Number] | None = None
     language: str | None = None
 
 
@@ -314,6 +342,8 @@ def _build(cls: type[_A], **fields: Any) -> _A:
 
 
 _TTS_TAGS = ("azure", "eleven_labs")
+# Where a wire reader takes null as absent: "<field>.<nested field>" of an action.
+_WIRE_NULLABLE = frozenset(f"tts.{name}" for name in AzureTts.wire_nullable)
 
 
 def _invalid(kind: str, exc: ValidationError, *, tagged: bool = False) -> InvalidActionError:
@@ -331,16 +361,19 @@ def _invalid(kind: str, exc: ValidationError, *, tagged: bool = False) -> Invali
     return InvalidActionError(f"{where}: {first['problem']}", details=details)
 
 
-def azure(voice: str, language: str | None = None) -> AzureTts:
-    """An Azure TTS voice, e.g. ``azure("de-DE-KatjaNeural", "de-DE")``."""
+def azure(voice: str | None = None, language: str | None = None) -> AzureTts:
+    """An Azure TTS voice, e.g. ``azure("de-DE-KatjaNeural", "de-DE")``.
+
+    Leave ``voice`` out (``azure(language="en-US")``) for the platform's default voice.
+    """
     try:
         return AzureTts(voice=voice, language=language)
     except ValidationError as exc:
         raise _invalid("tts", exc) from None
 
 
-def eleven_labs(voice: str) -> ElevenLabsTts:
-    """An ElevenLabs TTS voice by id."""
+def eleven_labs(voice: str | None = None) -> ElevenLabsTts:
+    """An ElevenLabs TTS voice by id; without one, the platform's default ElevenLabs voice."""
     try:
         return ElevenLabsTts(voice=voice)
     except ValidationError as exc:
@@ -449,21 +482,72 @@ def send_sms(phone_number: str, message: str) -> SendSmsAction:
 
 
 def parse_action(data: dict[str, Any]) -> Action:
-    """Validate one action dict as received on the wire (used by simulators and stores)."""
+    """Validate one action dict as serialised by :meth:`BaseAction.to_wire` or sent by an
+    integration (used by simulators and the call store). ``session_id`` may be absent; ``null``
+    is refused except where :attr:`~_Strict.wire_nullable` allows it.
+
+    Raises:
+        InvalidActionError: naming the field, e.g. ``speak.tts.voice: ...``.
+    """
+    kind = data.get("type") if isinstance(data, dict) else None
+    kind = kind if isinstance(kind, str) and kind else "action"
+    _refuse_nulls(kind, data)
     try:
         return action_adapter().validate_python(data)
     except ValidationError as exc:
-        kind = data.get("type") if isinstance(data, dict) else None
-        raise _invalid(str(kind or "action"), exc, tagged=True) from None
+        raise _invalid(kind, exc, tagged=True) from None
+
+
+def _refuse_nulls(kind: str, data: Any) -> None:
+    """On the wire an absent field is omitted; null only where an integration sends it."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        prefix, value = stack.pop()
+        if isinstance(value, dict):
+            children = [(f"{prefix}{key}", child) for key, child in value.items()]
+        elif isinstance(value, list):
+            children = [(f"{prefix}{index}", child) for index, child in enumerate(value)]
+        else:
+            continue
+        for field, child in children:
+            if child is None and field not in _WIRE_NULLABLE:
+                problem = "absent fields are omitted on the wire, never sent as null"
+                raise InvalidActionError(
+                    f"{kind}.{field}: {problem}", details=[{"field": field, "problem": problem}]
+                )
+            if isinstance(child, dict | list):
+                stack.append((f"{field}.", child))
 
 
 def parse_reply(body: bytes | str | None) -> list[Action]:
-    """Parse a webhook reply body (one action, an array, or empty for 204) into actions."""
+    """Parse a webhook reply body as the platform reads it into actions.
+
+    One action object or an array of actions; an empty body (204) and ``[]`` are no action.
+    ``[]`` is accepted because sipgate/flow-io answers some turns with 200 ``[]``
+    (``app/api/sipgate/webhook/handlers/user-speak.ts``); this framework answers 204 instead.
+    Every action must carry ``session_id``: an action on the wire always does, unlike one a
+    handler has just built.
+
+    Raises:
+        InvalidActionError: the body is not JSON, or an action is invalid (the message names
+            the field).
+    """
     if not body:
         return []
-    decoded = json.loads(body)
+    try:
+        decoded = read_json(body)
+    except UnreadableJson as exc:
+        raise InvalidActionError(f"the reply cannot be read: {exc.message}") from None
     items = decoded if isinstance(decoded, list) else [decoded]
-    return [parse_action(item) for item in items]
+    actions = [parse_action(item) for item in items]
+    for action in actions:
+        if action.session_id is None:
+            problem = "every action in a reply carries the session_id of the event it answers"
+            raise InvalidActionError(
+                f"{action.type}.session_id: {problem}",
+                details=[{"field": "session_id", "problem": problem}],
+            )
+    return actions
 
 
 def reply_body(actions: Sequence[BaseAction]) -> str | None:

@@ -2,19 +2,24 @@
 
 Every event model keeps the wire's field names and keeps unknown extra fields (the platform
 adds fields over time). Unknown event *types* parse as :class:`UnknownEvent`. Use
-:func:`parse_event` on a raw webhook body: it raises one :class:`EventParseError` whose
-message names the problem.
+:func:`parse_event` on a raw webhook body: whatever the input, it returns an event or raises
+one :class:`EventParseError` whose message names the problem (never the input).
+
+Types are read as JSON has them: a number field refuses ``true`` and ``"7"``, a boolean field
+refuses ``1`` and ``"true"`` (the exported JSON Schema says the same).
 """
 
 from __future__ import annotations
 
-import json
+import logging
+import re
 from collections.abc import Mapping
 from functools import cache
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -26,8 +31,28 @@ from pydantic import (
 )
 
 from ..errors import EventParseError
+from ..redact import log_failure
+from .jsonbody import UnreadableJson, check_value, json_number, read_json
+
+logger = logging.getLogger("aiflow")
 
 Digit = Literal["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "#"]
+MAX_ID_CHARS = 256
+"""Longest ``session.id`` accepted (the platform sends 36-character UUIDs)."""
+MAX_TYPE_CHARS = 128
+"""Longest event ``type`` accepted (known types are under 30 characters)."""
+CONTROL_CHARACTERS = "[\\x00-\\x1f\\x7f-\\x9f]"
+"""Characters an id or type never contains (C0, DEL and C1 controls), as a regex class."""
+_CONTROL = re.compile(CONTROL_CHARACTERS)
+
+
+_Number = BeforeValidator(json_number)
+
+
+def _printable(value: Any) -> Any:
+    if isinstance(value, str) and _CONTROL.search(value):
+        raise ValueError("must not contain control characters")
+    return value
 
 
 class Session(BaseModel):
@@ -35,7 +60,9 @@ class Session(BaseModel):
 
     model_config = ConfigDict(extra="allow", defer_build=True)
 
-    id: str = Field(min_length=1, description="UUID of the call; echo it as session_id")
+    id: Annotated[str, BeforeValidator(_printable)] = Field(
+        min_length=1, max_length=MAX_ID_CHARS, description="UUID of the call; echo it as session_id"
+    )
     account_id: str | None = None
     phone_number: str | None = Field(None, description="the AI Flow number of this session")
     direction: Literal["inbound", "outbound"] | None = None
@@ -68,7 +95,7 @@ class UserSpeakEvent(BaseEvent):
 
     type: Literal["user_speak"] = "user_speak"
     text: str = Field(description="the transcript; older platform versions sent `transcript`")
-    barged_in: bool = Field(False, description="the caller interrupted the assistant")
+    barged_in: bool = Field(False, strict=True, description="the caller interrupted the assistant")
 
     @model_validator(mode="before")
     @classmethod
@@ -90,8 +117,10 @@ class AssistantSpeakEvent(BaseEvent):
     type: Literal["assistant_speak"] = "assistant_speak"
     text: str | None = None
     ssml: str | None = None
-    duration_ms: int | float | None = Field(None, ge=0, description="length of the playback")
-    speech_started_at: int | None = Field(None, description="Unix time in ms")
+    duration_ms: Annotated[int | float, _Number] | None = Field(
+        None, ge=0, description="length of the playback"
+    )
+    speech_started_at: Annotated[int, _Number] | None = Field(None, description="Unix time in ms")
 
 
 class AssistantSpeechEndedEvent(BaseEvent):
@@ -115,7 +144,11 @@ class DtmfReceivedEvent(BaseEvent):
     @field_validator("digit", mode="before")
     @classmethod
     def _digit_as_string(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+        # A key sent as a JSON number (7, or 7.0) is read as its string.
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if number and 0 <= value <= 9 and value == int(value):
+            return str(int(value))
+        return value
 
 
 class SessionEndEvent(BaseEvent):
@@ -141,7 +174,9 @@ class SmsFailedEvent(BaseEvent):
 class UnknownEvent(BaseEvent):
     """Any event type this version does not know. Answered with 204 unless a handler acts."""
 
-    type: str
+    type: Annotated[str, BeforeValidator(_printable)] = Field(
+        min_length=1, max_length=MAX_TYPE_CHARS
+    )
 
 
 KNOWN_EVENTS: dict[str, type[BaseEvent]] = {
@@ -192,19 +227,37 @@ def event_adapter() -> TypeAdapter[Event]:
 def parse_event(data: bytes | str | Mapping[str, Any]) -> Event:
     """Parse one webhook body (bytes, str or an already decoded mapping) into an event.
 
+    Bytes must be UTF-8 (a BOM is ignored). Nesting deeper than
+    :data:`~aiflow.protocol.jsonbody.MAX_DEPTH`, lone surrogate escapes (``"\\ud800"``),
+    numbers that are not finite, a ``session.id`` longer than :data:`MAX_ID_CHARS` and control
+    characters in ``session.id`` or ``type`` are refused here, before they can fail later.
+
     Raises:
-        EventParseError: with ``code`` one of ``not_json``, ``not_an_object``,
-            ``missing_type``, ``missing_session_id`` or ``invalid_field``; the message names
-            the problem and never repeats the input.
+        EventParseError: with ``code`` one of ``not_json``, ``too_deep``, ``invalid_number``,
+            ``invalid_unicode``, ``not_an_object``, ``missing_type``, ``missing_session_id``
+            or ``invalid_field`` (``invalid_event`` for anything unforeseen); the message names
+            the problem and the field, and never repeats the input.
     """
+    try:
+        return _parse_event(data)
+    except EventParseError:
+        raise
+    except UnreadableJson as exc:
+        details = [{"field": exc.field, "problem": exc.message}] if exc.field else None
+        raise EventParseError(exc.message, code=exc.code, details=details) from None
+    except Exception as exc:
+        # Whatever the input, the answer is a 400, never a 500: log the type only (no values).
+        log_failure(logger, "an event body could not be parsed")
+        raise EventParseError(
+            f"the event could not be read ({type(exc).__name__})", code="invalid_event"
+        ) from None
+
+
+def _parse_event(data: bytes | str | Mapping[str, Any]) -> Event:
     if isinstance(data, bytes | bytearray | str):
-        try:
-            decoded: Any = json.loads(data)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise EventParseError(
-                f"the body is not valid JSON ({type(exc).__name__})", code="not_json"
-            ) from None
+        decoded: Any = read_json(data)
     else:
+        check_value(data)  # a mapping from code: same limits as a body
         decoded = data
     if not isinstance(decoded, Mapping):
         raise EventParseError(
@@ -215,6 +268,7 @@ def parse_event(data: bytes | str | Mapping[str, Any]) -> Event:
         raise EventParseError(
             "the event has no `type` (a non-empty string is required)", code="missing_type"
         )
+    _check_printable("type", kind, MAX_TYPE_CHARS)
     session = decoded.get("session")
     session_id = session.get("id") if isinstance(session, Mapping) else None
     if not isinstance(session_id, str) or not session_id:
@@ -222,16 +276,37 @@ def parse_event(data: bytes | str | Mapping[str, Any]) -> Event:
             "the event has no `session.id` (a non-empty string is required)",
             code="missing_session_id",
         )
+    _check_printable("session.id", session_id, MAX_ID_CHARS)
     try:
         return event_adapter().validate_python(dict(decoded))
     except ValidationError as exc:
         details = validation_details(exc, strip_tag=True)
         first = details[0]
         raise EventParseError(
-            f"bad field `{first['field']}` in {kind} event: {first['problem']}",
+            f"bad field `{first['field']}` in {_shown_type(kind)} event: {first['problem']}",
             code="invalid_field",
             details=details,
         ) from None
+
+
+def _check_printable(field: str, value: str, limit: int) -> None:
+    """An id or type is a short, printable string; say which rule it breaks."""
+    problem = None
+    if len(value) > limit:
+        problem = f"has {len(value)} characters; the limit is {limit}"
+    elif _CONTROL.search(value):
+        problem = "contains control characters"
+    if problem is not None:
+        raise EventParseError(
+            f"bad field `{field}`: it {problem}",
+            code="invalid_field",
+            details=[{"field": field, "problem": problem}],
+        )
+
+
+def _shown_type(kind: str) -> str:
+    # The type is input too: name it only when it is one we know.
+    return kind if kind in KNOWN_EVENTS else "an unknown"
 
 
 def validation_details(exc: ValidationError, *, strip_tag: bool = False) -> list[dict[str, Any]]:

@@ -5,13 +5,19 @@ Two files are committed next to this module, in ``schema/``:
 * ``events.schema.json``: one event as the platform sends it. Known types are checked field
   by field; any other ``type`` is accepted (the catch-all :class:`UnknownEvent`), as the
   framework does.
-* ``actions.schema.json``: one webhook reply, i.e. one action object or a non-empty array of
-  actions. Unlike the models (where the framework fills it in), ``session_id`` is required in
-  every action, because every action on the wire carries it.
+* ``actions.schema.json``: one webhook reply, i.e. one action object or an array of actions
+  (``[]`` is "no action", as sipgate/flow-io sends it). ``session_id`` is required in every
+  action, because every action on the wire carries it: the schema describes what
+  :func:`~aiflow.protocol.actions.parse_reply` reads, not an action a handler has just built.
 
 The generated schemas also express the rules the models check in code (exactly one of
-``text``/``ssml``, ``minimum_characters`` only with its strategy, …), so that other tools can
-validate replies without this package.
+``text``/``ssml``, ``minimum_characters`` only with its strategy, no ``null`` except
+``tts.language``, base64 of a RIFF/WAVE file, phone numbers as the framework normalises them,
+no control characters in ids, …), so that other tools can validate replies without this
+package. The schema and the models agree on every JSON value (``tests/unit/test_corpus.py``),
+with these limits of JSON Schema, which the parsers check on the JSON text instead: nesting
+depth, lone surrogate escapes, numbers that are not finite, and the sample format *inside* a
+base64 WAV (16 kHz mono 16-bit PCM).
 
     python -m aiflow.protocol.jsonschema --write   # regenerate (``make schema``)
     python -m aiflow.protocol.jsonschema --check   # exit 1 if the committed files are stale
@@ -27,10 +33,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 
-from .actions import ACTION_TYPES, Action
-from .events import KNOWN_EVENTS, Event
+from .actions import ACTION_TYPES, Action, AzureTts, BargeInPolicy, ElevenLabsTts, VadOptions
+from .events import CONTROL_CHARACTERS, KNOWN_EVENTS, MAX_TYPE_CHARS, Event
+from .phone import ACTION_NUMBER_PATTERN
+from .wav import BASE64_PATTERN, RIFF_WAVE_BASE64_PREFIX
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_DIR = Path(__file__).parent / "schema"
@@ -47,10 +55,15 @@ _LEAKED_CONSTRAINTS = {
 }
 _PHONE_NUMBER = {
     "type": "string",
-    "pattern": "^\\+?[0-9]{2,15}$",
-    "description": "E.164 digits; the framework sends them without the leading +",
+    "pattern": ACTION_NUMBER_PATTERN,
+    "description": (
+        "a phone number: 2 to 15 digits after an optional + or 00, separators (space - ( ) . /) "
+        "allowed; the framework sends E.164 digits without the leading +"
+    ),
 }
 _SSML_DOCUMENT = "^\\s*<speak[\\s\\S]*</speak>\\s*$"
+_NO_CONTROL_CHARACTERS = {"not": {"pattern": CONTROL_CHARACTERS}}
+_OPTION_MODELS = (AzureTts, ElevenLabsTts, BargeInPolicy, VadOptions)
 
 
 # --- public API ----------------------------------------------------------------------------
@@ -68,17 +81,32 @@ def events_schema() -> dict[str, Any]:
     defs["UnknownEvent"]["properties"]["type"] = {
         "type": "string",
         "minLength": 1,
-        "not": {"enum": sorted(KNOWN_EVENTS)},
+        "maxLength": MAX_TYPE_CHARS,
+        "allOf": [{"not": {"enum": sorted(KNOWN_EVENTS)}}, _NO_CONTROL_CHARACTERS],
         "description": "any event type this version does not know; accepted and ignored",
     }
-    # Older platform versions sent the transcript as `transcript` instead of `text`.
+    defs["Session"]["properties"]["id"].update(copy.deepcopy(_NO_CONTROL_CHARACTERS))
+    # Older platform versions sent the transcript as `transcript` instead of `text`; it is
+    # read (and so must be a string) only when `text` is absent.
     speak = defs["UserSpeakEvent"]
     speak["required"].remove("text")
-    speak["properties"]["transcript"] = {
-        "type": "string",
-        "description": "legacy name of `text`, read when `text` is absent",
-    }
-    speak["anyOf"] = [{"required": ["text"]}, {"required": ["transcript"]}]
+    speak["anyOf"] = [
+        {"required": ["text"]},
+        {
+            "required": ["transcript"],
+            "properties": {
+                "transcript": {
+                    "type": "string",
+                    "description": "legacy name of `text`, read when `text` is absent",
+                }
+            },
+        },
+    ]
+    # A key sent as a JSON number is read as its string.
+    digit = defs["DtmfReceivedEvent"]["properties"]["digit"]
+    keys = {k: digit.pop(k) for k in ("enum", "type") if k in digit}
+    digit["anyOf"] = [keys, {"type": "integer", "minimum": 0, "maximum": 9}]
+    _end_anchors(defs)
     return {
         "$schema": DRAFT,
         "title": "sipgate AI Flow event",
@@ -97,6 +125,15 @@ def actions_schema() -> dict[str, Any]:
     defs: dict[str, Any] = generated.pop("$defs")
     _tidy(defs)
     _strip_null(defs)
+    models: list[type[BaseModel]] = [*_OPTION_MODELS, *ACTION_TYPES.values()]
+    for model in models:
+        # Put null back where a real integration sends it (see AzureTts).
+        properties = defs[model.__name__]["properties"]
+        for name in sorted(getattr(model, "wire_nullable", ())):
+            prop = properties[name]
+            properties[name] = {"anyOf": [prop, {"type": "null"}]}
+            if "description" in prop:
+                properties[name]["description"] = prop.pop("description")
     for cls in ACTION_TYPES.values():
         definition = defs[cls.__name__]
         definition["properties"]["session_id"] = {
@@ -109,6 +146,7 @@ def actions_schema() -> dict[str, Any]:
     for name in ("AzureTts", "ElevenLabsTts"):
         _require(defs[name], "provider", first=True)
     _add_model_rules(defs)
+    _end_anchors(defs)
     defs["Action"] = {
         "description": "One action, chosen by `type`.",
         "oneOf": generated["oneOf"],
@@ -117,12 +155,13 @@ def actions_schema() -> dict[str, Any]:
         "$schema": DRAFT,
         "title": "sipgate AI Flow webhook reply",
         "description": (
-            "The body of a 200 reply: one action object or a non-empty array of actions, "
-            "executed in order. No action is answered with 204 and no body."
+            "The body of a 200 reply: one action object or an array of actions, executed in "
+            "order. No action is answered with 204 and no body (an empty array is read as no "
+            "action too)."
         ),
         "oneOf": [
             {"$ref": "#/$defs/Action"},
-            {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/Action"}},
+            {"type": "array", "items": {"$ref": "#/$defs/Action"}},
         ],
         "$defs": defs,
     }
@@ -238,6 +277,24 @@ def _strip_null(node: Any) -> None:
         _strip_null(value)
 
 
+def _end_anchors(node: Any) -> None:
+    """Make a final ``$`` mean the very end in every validator.
+
+    In pydantic (Rust regex) and ECMA-262, ``$`` matches only at the end; Python's ``re``
+    (used by the ``jsonschema`` package) also matches before a final newline, which would let
+    ``"de-DE\\n"`` pass. ``(?!\\n)`` after ``$`` is a no-op for the former and closes the gap.
+    """
+    if isinstance(node, list):
+        for item in node:
+            _end_anchors(item)
+    elif isinstance(node, dict):
+        pattern = node.get("pattern")
+        if isinstance(pattern, str) and pattern.endswith("$"):
+            node["pattern"] = pattern + "(?!\\n)"
+        for value in node.values():
+            _end_anchors(value)
+
+
 def _require(definition: dict[str, Any], name: str, *, first: bool = False) -> None:
     required: list[str] = definition.setdefault("required", [])
     if name in required:
@@ -273,6 +330,8 @@ def _add_model_rules(defs: dict[str, Any]) -> None:
         wav = defs[name]["properties"]["audio"]
         wav["contentEncoding"] = "base64"
         wav["contentMediaType"] = "audio/wav"
+        # Canonical base64 of a RIFF/WAVE file; the sample format inside is checked by code.
+        wav["allOf"] = [{"pattern": BASE64_PATTERN}, {"pattern": RIFF_WAVE_BASE64_PREFIX}]
         wav.setdefault("description", "base64 of a whole 16 kHz mono 16-bit PCM WAV file")
 
     for name, field in (

@@ -9,8 +9,18 @@ from __future__ import annotations
 
 import re
 
-_SEPARATORS = re.compile(r"[\s\-()./]")
-_DIGITS = re.compile(r"^\d{2,15}$")
+_SEPARATOR = r"[\s\-()./]"
+_SEPARATORS = re.compile(_SEPARATOR)
+# ASCII digits only: Python's \d would also take Arabic-Indic and other decimal digits.
+_DIGITS = re.compile(r"[0-9]{2,15}")
+
+ACTION_NUMBER_PATTERN = (
+    rf"^{_SEPARATOR}*(?:0{_SEPARATOR}*0{_SEPARATOR}*|\+{_SEPARATOR}*|(?!0{_SEPARATOR}*0))"
+    rf"(?:[0-9]{_SEPARATOR}*){{2,15}}$"
+)
+"""Exactly the strings :func:`to_action_number` accepts, as a regex (for the JSON Schema):
+2 to 15 digits after an optional ``+`` or ``00``, with separators (space - ( ) . /) anywhere.
+Each repetition starts with a digit, so matching stays linear on long inputs."""
 
 
 def _strip(number: str) -> str:
@@ -30,7 +40,7 @@ def to_e164(number: str | None) -> str | None:
         return number
     cleaned = _strip(number)
     digits = cleaned.removeprefix("+")
-    if not _DIGITS.match(digits) or (not cleaned.startswith("+") and digits.startswith("0")):
+    if not _DIGITS.fullmatch(digits) or (not cleaned.startswith("+") and digits.startswith("0")):
         return number
     return "+" + digits
 
@@ -42,6 +52,6 @@ def to_action_number(number: str) -> str:
         ValueError: the value is not a phone number (2 to 15 digits after cleaning).
     """
     digits = _strip(number).removeprefix("+")
-    if not _DIGITS.match(digits):
+    if not _DIGITS.fullmatch(digits):
         raise ValueError("must be a phone number: 2 to 15 digits, optionally with a leading +")
     return digits

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,11 @@ from pathlib import Path
 from ..errors import InvalidAudioError
 
 REQUIRED = "16 kHz mono 16-bit PCM WAV"
+BASE64_PATTERN = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
+"""Canonical base64 (standard alphabet, padded), as a regex for code and JSON Schema."""
+RIFF_WAVE_BASE64_PREFIX = "^UklGR[g-v][A-Za-z0-9+/]{4}[BFJNRVZdhlptx159]XQVZF"
+"""What base64 of ``RIFF<size>WAVE`` (the first 12 bytes of any WAV file) looks like."""
+_BASE64 = re.compile(BASE64_PATTERN)
 _PCM = 1
 _EXTENSIBLE = 0xFFFE
 
@@ -93,6 +99,9 @@ def check_wav(data: bytes) -> WavFormat:
 
 def check_wav_base64(value: str) -> WavFormat:
     """Decode a base64 WAV (as sent on the wire) and check it with :func:`check_wav`."""
+    # The same rule as the JSON Schema's pattern: b64decode alone would also take "QUJD====".
+    if not _BASE64.fullmatch(value):
+        raise InvalidAudioError("audio must be base64 of a WAV file, found invalid base64")
     try:
         raw = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
