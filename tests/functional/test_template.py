@@ -44,7 +44,7 @@ EVENTS_DIR = REPO_ROOT / "infra" / "events"
 LOCAL_ENV = REPO_ROOT / "infra" / "env" / "local.json"
 FUNCTIONS_MAKEFILE = REPO_ROOT / "functions" / "Makefile"
 SESSION_ID = "3f2b9c1e-7a4d-4e0b-9c55-1d2e3f405a6b"
-MAX_ZIP_BYTES = 6_000_000
+MAX_ZIP_BYTES = 5_000_000
 
 # The contract with the Lambda code (functions/aiflow/lambda_/settings.py and friends).
 SHARED_ENV = {
