@@ -1,20 +1,20 @@
-"""Benchmarks of aiflow-serverless: cold start, warm latency, DynamoDB requests, package size
-and the deadline guard. Runs on demand (``make bench``), never from ``make test``.
+"""Benchmarks of aiflow-serverless: cold start (init only, and up to the first answer), warm
+latency, DynamoDB requests and capacity, package size and the deadline guard. Runs on demand
+(``make bench``), never from ``make test``.
 
-    python bench/run.py [--runs N] [--calls N] [--quick] [--build] [--json FILE]
+    python bench/run.py [--runs N] [--first-runs N] [--blocks N] [--calls N] [--quick]
+                        [--build] [--json FILE]
 
-Everything runs locally: DynamoDB, Secrets Manager and Lambda are moto mocks in-process,
-credentials are dummies, nothing leaves the host. See bench/README.md.
+Everything runs locally: DynamoDB, Secrets Manager and Lambda are moto (in-process mocks, and
+a moto server on loopback for section 1a), credentials are dummies, nothing leaves the host.
+See bench/README.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib.util
-import io
 import json
-import logging
 import os
 import platform
 import re
@@ -22,13 +22,10 @@ import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import uuid
-import zipfile
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,82 +34,28 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
 from benchlib import (  # noqa: E402
-    LAMBDA_ENV,
     REGION,
     RESULT_MARKER,
     TOKEN,
     FakeContext,
-    call_events,
     child_env,
     http_event,
     percentile,
     session,
 )
+from capacity import WCU_TARGET, capacity  # noqa: E402
+from firstanswer import first_answer  # noqa: E402
+from package_size import ZIP_TARGET_BYTES, package  # noqa: E402
+from report import heading, mb, ms, stats, table  # noqa: E402
+from warm import make_tables, quiet, set_aws_env, warm  # noqa: E402
 
 PY = sys.executable
-TEMPLATE = ROOT / "template.yaml"
-BUILD_DIR = ROOT / ".aws-sam" / "build"
 OURS_DEPLOYED = "receptionist.app"
 OURS_FALLBACK = "hello_app"
 BASELINE = "baseline_app"
 
 INIT_RATIO_TARGET = 1.15
 REQUESTS_TARGET = 2
-ZIP_TARGET_BYTES = 6_000_000  # 6 MB (decimal; stricter than 6 MiB)
-FORBIDDEN_IN_PACKAGE = ("boto3", "botocore", "aws_xray_sdk", "s3transfer")
-
-EVENT_ORDER = [
-    "session_start",
-    "user_speak",
-    "assistant_speak",
-    "assistant_speech_ended",
-    "dtmf_received",
-    "user_input_timeout",
-    "session_end",
-]
-
-
-# --- output helpers -------------------------------------------------------------------------
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], indent: str = "  ") -> str:
-    """A plain-text table: first column left-aligned, the others right-aligned."""
-    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
-    cells = [row + [""] * (len(headers) - len(row)) for row in cells]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-
-    def line(row: Sequence[str]) -> str:
-        parts = [
-            row[i].ljust(widths[i]) if i == 0 else row[i].rjust(widths[i]) for i in range(len(row))
-        ]
-        return (indent + "  ".join(parts)).rstrip()
-
-    rule = indent + "  ".join("-" * w for w in widths)
-    return "\n".join([line(cells[0]), rule, *(line(r) for r in cells[1:])])
-
-
-def heading(title: str) -> None:
-    print()
-    print(title)
-    print("=" * len(title))
-
-
-def ms(value: float, digits: int = 1) -> str:
-    return f"{value:.{digits}f}"
-
-
-def mb(size: int) -> str:
-    return f"{size / 1e6:.2f} MB"
-
-
-def stats(values: Sequence[float]) -> dict[str, float]:
-    return {
-        "median": statistics.median(values) if values else float("nan"),
-        "p90": percentile(values, 90),
-        "p99": percentile(values, 99),
-        "min": min(values) if values else float("nan"),
-        "n": len(values),
-    }
 
 
 # --- 1. cold start --------------------------------------------------------------------------
@@ -158,8 +101,8 @@ def run_child(
     return wall, cpu, result
 
 
-def cold_start(ours: str, ours_label: str, runs: int, first_runs: int) -> dict[str, Any]:
-    heading(f"1. Cold start: {runs} fresh interpreters each, interleaved")
+def cold_start(ours: str, ours_label: str, runs: int) -> dict[str, Any]:
+    heading(f"1. Cold start, init only: {runs} fresh interpreters each, interleaved")
     print(f"  python: {PY} ({platform.python_version()}, {platform.machine()})")
     print("  env: the webhook function's variables of template.yaml + the Lambda runtime's;")
     print("  AWS_LAMBDA_FUNCTION_NAME is set, so aiflow creates its boto3 clients during init.")
@@ -217,7 +160,6 @@ def cold_start(ours: str, ours_label: str, runs: int, first_runs: int) -> dict[s
             "  so the wall ratio is unreliable; compare the CPU ratio or rerun on a quiet machine."
         )
 
-    first = first_event(ours, labels, first_runs)
     return {
         "module": ours,
         "runs": runs,
@@ -228,51 +170,7 @@ def cold_start(ours: str, ours_label: str, runs: int, first_runs: int) -> dict[s
         "ratio_init": ratio["init"],
         "ratio_init_cpu": ratio["init_cpu"],
         "busy": busy,
-        "first_event": first,
     }
-
-
-def first_event(ours: str, labels: dict[str, str], runs: int) -> dict[str, Any]:
-    print()
-    print(f"  First event in a fresh interpreter ({runs} runs each, interleaved). A moto mock")
-    print("  (DynamoDB, Secrets Manager) starts before the timer and imports boto3 itself, so")
-    print("  `init` here is NOT the cold init above. `first` = the first request after init")
-    print("  (lazy pydantic builds, first boto3 calls, reading the token); `second` = the next.")
-    variants: dict[str, tuple[str, dict[str, str], str]] = {
-        "ours": (ours, {}, labels["ours"] + " (token: secret)"),
-        "ours_env_token": (
-            ours,
-            {"AIFLOW_API_TOKEN": TOKEN, "AIFLOW_TOKEN_SECRET": ""},
-            labels["ours"] + " (token: env)",
-        ),
-        "baseline": (BASELINE, {}, labels["baseline"]),
-    }
-    keys = ("init_ms", "first_event_ms", "second_event_ms")
-    data: dict[str, dict[str, list[float]]] = {name: defaultdict(list) for name in variants}
-    names = list(variants)
-    for i in range(runs):
-        for name in names[i % len(names) :] + names[: i % len(names)]:
-            module, extra, _ = variants[name]
-            _, _, result = run_child(["coldstart_child.py", module, "--first-event"], extra)
-            if result.get("status") != 200:
-                raise RuntimeError(f"first event of {module}: status {result.get('status')}")
-            for key in keys:
-                data[name][key].append(result[key])
-    rows = []
-    for name, (_, _, label) in variants.items():
-        s = {key: stats(data[name][key]) for key in keys}
-        rows.append(
-            [
-                label,
-                ms(s["init_ms"]["median"]),
-                ms(s["first_event_ms"]["median"]),
-                ms(s["first_event_ms"]["p90"]),
-                ms(s["second_event_ms"]["median"]),
-            ]
-        )
-    print()
-    print(table(["ms", "init p50", "first p50", "first p90", "second p50"], rows))
-    return {name: {key: stats(v) for key, v in d.items()} for name, d in data.items()}
 
 
 # --- 1b. what ours imports beyond the baseline --------------------------------------------
@@ -343,231 +241,6 @@ def import_diff(ours: str, samples: int) -> dict[str, Any]:
         "by_package_ms": {pkg: us / 1000 for pkg, us in by_package.most_common()},
         "top_modules_ms": {m: us / 1000 for m, us in top},
     }
-
-
-# --- 2. + 3. warm latency and DynamoDB requests ---------------------------------------------
-
-
-@contextlib.contextmanager
-def quiet() -> Iterator[None]:
-    """Send Powertools' JSON logs and EMF metrics (stdout) to a sink, as CloudWatch would."""
-    sink = io.StringIO()
-    real = (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__)
-    swapped: list[tuple[logging.StreamHandler[Any], Any]] = []
-    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
-    for logger in loggers:
-        for handler in getattr(logger, "handlers", []):
-            if isinstance(handler, logging.StreamHandler) and handler.stream in real:
-                swapped.append((handler, handler.setStream(sink)))
-    try:
-        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-            yield
-    finally:
-        for handler, stream in swapped:
-            handler.setStream(stream)
-
-
-def set_aws_env() -> None:
-    for key, value in LAMBDA_ENV.items():
-        if key.startswith(("AWS_", "POWERTOOLS_")) and key != "AWS_LAMBDA_FUNCTION_NAME":
-            os.environ.setdefault(key, value)
-
-
-def make_tables(client: Any) -> tuple[str, str]:
-    """The tables of template.yaml in the (mocked) DynamoDB; returns (table name, how)."""
-    try:
-        from aiflow.local.template import create_tables
-    except ImportError:
-        create_tables = None
-    if create_tables is not None and TEMPLATE.exists():
-        tables = create_tables(client, TEMPLATE)
-        return str(tables["CallsTable"]), "template.yaml via aiflow.local.template.create_tables"
-    name = f"bench-{uuid.uuid4().hex[:8]}"
-    client.create_table(
-        TableName=name,
-        AttributeDefinitions=[{"AttributeName": "session_id", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "session_id", "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    return name, "a hand-made table (aiflow.local.template not available)"
-
-
-class RequestCounter:
-    """Counts boto3 DynamoDB calls per operation (before-call hooks)."""
-
-    def __init__(self, client: Any) -> None:
-        self.current: Counter[str] = Counter()
-        client.meta.events.register("before-call.dynamodb.*", self._count)
-
-    def _count(self, event_name: str, **_: Any) -> None:
-        self.current[event_name.rsplit(".", 1)[-1]] += 1
-
-    def take(self) -> Counter[str]:
-        taken, self.current = self.current, Counter()
-        return taken
-
-
-def drive_calls(
-    handler: Callable[[dict[str, Any], Any], dict[str, Any]],
-    calls: int,
-    counter: RequestCounter | None = None,
-) -> tuple[dict[str, list[float]], dict[str, Counter[str]], dict[str, list[Counter[str]]]]:
-    """Run ``calls`` complete calls; latency (ms) and statuses per event type."""
-    latency: dict[str, list[float]] = defaultdict(list)
-    statuses: dict[str, Counter[str]] = defaultdict(Counter)
-    requests: dict[str, list[Counter[str]]] = defaultdict(list)
-    for _ in range(calls):
-        for body in call_events(str(uuid.uuid4())):
-            event = http_event(body)
-            context = FakeContext()
-            if counter is not None:
-                counter.take()
-            started = time.perf_counter()
-            response = handler(event, context)
-            latency[body["type"]].append((time.perf_counter() - started) * 1000)
-            statuses[body["type"]][str(response["statusCode"])] += 1
-            if counter is not None:
-                requests[body["type"]].append(counter.take())
-    return latency, statuses, requests
-
-
-def warm(calls: int) -> dict[str, Any]:
-    heading(
-        f"2. Warm latency per event, in-process ({calls} calls of {len(call_events('x'))} events)"
-    )
-    set_aws_env()
-    import boto3
-    from hello_app import assistant
-    from moto import mock_aws
-
-    from aiflow.lambda_ import Settings, lambda_handler
-    from aiflow.store import MemoryStore
-    from aiflow.store.dynamodb import DynamoDBStore
-
-    settings = Settings(turn_budget_ms=2500, redact_logs=True)
-    results: dict[str, Any] = {}
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name=REGION)
-        table_name, how = make_tables(client)
-        counter = RequestCounter(client)
-        with quiet():
-            store = DynamoDBStore(table_name, client=client)
-            handler = lambda_handler(assistant, store=store, token=TOKEN, settings=settings)
-            drive_calls(handler, 3)  # warm-up: lazy builds, first boto3 calls
-            moto_lat, statuses, requests = drive_calls(handler, calls, counter)
-    with quiet():
-        handler = lambda_handler(assistant, store=MemoryStore(), token=TOKEN, settings=settings)
-        drive_calls(handler, 3)
-        mem_lat, _, _ = drive_calls(handler, calls)
-    print("  assistant: bench/hello_app.py (a handler for every event, no model)")
-    print(f"  DynamoDB: moto in-process, {how}")
-    print("  ms per request through the Lambda handler (routing, token, parse, load, handler,")
-    print("  save, logs, EMF metrics); MemoryStore isolates our own overhead from moto's.")
-    print()
-    rows = []
-    for kind in EVENT_ORDER:
-        m, s = stats(moto_lat[kind]), stats(mem_lat[kind])
-        status = "/".join(sorted(statuses[kind]))
-        rows.append(
-            [kind, status, ms(m["median"], 2), ms(m["p90"], 2), ms(m["p99"], 2)]
-            + [ms(s["median"], 2), ms(s["p90"], 2), ms(s["p99"], 2)]
-        )
-    all_moto = [v for kind in EVENT_ORDER for v in moto_lat[kind]]
-    all_mem = [v for kind in EVENT_ORDER for v in mem_lat[kind]]
-    a, b = stats(all_moto), stats(all_mem)
-    rows.append(
-        ["all events", ""]
-        + [ms(a["median"], 2), ms(a["p90"], 2), ms(a["p99"], 2)]
-        + [ms(b["median"], 2), ms(b["p90"], 2), ms(b["p99"], 2)]
-    )
-    headers = ["event type", "status", "moto p50", "p90", "p99", "memory p50", "p90", "p99"]
-    print(table(headers, rows))
-    results["latency_ms"] = {
-        "moto": {k: stats(v) for k, v in moto_lat.items()},
-        "memory": {k: stats(v) for k, v in mem_lat.items()},
-    }
-    results["statuses"] = {k: dict(v) for k, v in statuses.items()}
-
-    heading("3. DynamoDB requests per event (boto3 before-call hooks)")
-    print(f"  over the {calls} calls above; the max per request is what counts.")
-    print()
-    rows = []
-    worst = 0
-    per_event: dict[str, dict[str, Any]] = {}
-    for kind in EVENT_ORDER:
-        seen = requests[kind]
-        ops = sorted({op for c in seen for op in c} | {"GetItem", "PutItem"})
-        totals = [sum(c.values()) for c in seen]
-        worst = max(worst, max(totals))
-        row: list[Any] = [kind]
-        for op in ("GetItem", "PutItem"):
-            row.append(max(c[op] for c in seen))
-        others = [op for op in ops if op not in ("GetItem", "PutItem")]
-        row += [", ".join(others) or "-", max(totals), f"{statistics.mean(totals):.2f}"]
-        rows.append(row)
-        per_event[kind] = {
-            "GetItem": max(c["GetItem"] for c in seen),
-            "PutItem": max(c["PutItem"] for c in seen),
-            "other": others,
-            "max": max(totals),
-            "mean": statistics.mean(totals),
-        }
-    print(table(["event type", "GetItem", "PutItem", "other", "max total", "mean"], rows))
-    results["requests"] = per_event
-    results["max_requests_per_event"] = worst
-    return results
-
-
-# --- 4. deployment package ------------------------------------------------------------------
-
-
-def package(build: bool) -> dict[str, Any]:
-    heading("4. Deployment package (sam build output)")
-    if build:
-        print("  running `make build` ...")
-        proc = subprocess.run(["make", "build"], cwd=ROOT, capture_output=True, text=True)
-        if proc.returncode != 0:
-            print(f"  make build failed ({proc.returncode}):")
-            print("\n".join("    " + line for line in proc.stderr.strip().splitlines()[-15:]))
-    functions = sorted(p for p in BUILD_DIR.glob("*") if p.is_dir()) if BUILD_DIR.exists() else []
-    if not functions:
-        print(f"  {BUILD_DIR.relative_to(ROOT)}/ not found: run `make build` or pass --build.")
-        return {"built": False}
-    results: dict[str, Any] = {"built": True, "functions": {}}
-    rows = []
-    for fn in functions:
-        files = [p for p in fn.rglob("*") if p.is_file()]
-        unzipped = sum(p.stat().st_size for p in files)
-        with tempfile.TemporaryDirectory() as tmp:
-            archive = Path(tmp) / f"{fn.name}.zip"
-            with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
-                for p in sorted(files):
-                    zf.write(p, p.relative_to(fn))
-            zipped = archive.stat().st_size
-        top = {p.relative_to(fn).parts[0] for p in files}
-        forbidden = sorted(
-            name for name in top if name.split("-")[0].lower() in FORBIDDEN_IN_PACKAGE
-        )
-        pyc = sum(1 for p in files if p.suffix == ".pyc")
-        listed = ", ".join(forbidden) or "none"
-        rows.append([fn.name, len(files), pyc, mb(unzipped), mb(zipped), listed])
-        sizes: Counter[str] = Counter()
-        for p in files:
-            sizes[p.relative_to(fn).parts[0]] += p.stat().st_size
-        results["functions"][fn.name] = {
-            "files": len(files),
-            "pyc": pyc,
-            "unzipped_bytes": unzipped,
-            "zipped_bytes": zipped,
-            "forbidden": forbidden,
-            "largest": dict(sizes.most_common(8)),
-        }
-    headers = ["function", "files", ".pyc", "unzipped", "zipped (deflate)", "boto3/botocore/xray"]
-    print(table(headers, rows))
-    for name, info in results["functions"].items():
-        largest = ", ".join(f"{k} {v / 1e6:.1f}" for k, v in info["largest"].items())
-        print(f"  largest in {name} (MB, unzipped): {largest}")
-    return results
 
 
 # --- 5. deadline guard ----------------------------------------------------------------------
@@ -738,6 +411,14 @@ def summary(results: dict[str, Any]) -> list[dict[str, Any]]:
             f" {cold['ratio_cpu']:.3f}, in-child import+init {cold['ratio_init']:.3f})"
             + (" - machine busy, wall ratio unreliable" if cold["busy"] else ""),
         )
+    first = results.get("first_answer")
+    if first:
+        check(
+            "first answer ours/lean",
+            first["headline_cpu"] <= first["target_cpu"],
+            f"CPU {first['headline_cpu']:.3f} <= {first['target_cpu']} (middle of three block"
+            f" medians; wall {first['headline_wall']:.3f})",
+        )
     warm_res = results.get("warm")
     if warm_res:
         worst = warm_res["max_requests_per_event"]
@@ -745,6 +426,15 @@ def summary(results: dict[str, Any]) -> list[dict[str, Any]]:
             "DynamoDB requests per event",
             worst <= REQUESTS_TARGET,
             f"max {worst} <= {REQUESTS_TARGET}",
+        )
+    cap = results.get("capacity")
+    if cap:
+        worst = cap["max_wcu_last_turn"]
+        check(
+            f"DynamoDB write units per event at turn {cap['last_turn']}",
+            worst["wcu"] <= WCU_TARGET,
+            f"max {worst['wcu']} ({worst['event']}) <= {WCU_TARGET}; item"
+            f" {worst['item_bytes']} bytes (units computed from item sizes)",
         )
     pkg = results.get("package", {})
     webhook = (pkg.get("functions") or {}).get("WebhookFunction")
@@ -772,24 +462,31 @@ def summary(results: dict[str, Any]) -> list[dict[str, Any]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=None, help="fresh interpreters per variant")
+    parser.add_argument("--runs", type=int, default=None, help="init-only runs per variant")
+    parser.add_argument(
+        "--first-runs", type=int, default=None, help="first-answer runs per app and block"
+    )
+    parser.add_argument("--blocks", type=int, default=3, help="first-answer blocks (default 3)")
     parser.add_argument("--calls", type=int, default=None, help="calls for the warm latency")
     parser.add_argument("--quick", action="store_true", help="fewer runs and calls")
     parser.add_argument("--build", action="store_true", help="run `make build` first")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = parser.parse_args()
     runs = args.runs or (5 if args.quick else 20)
+    first_runs = args.first_runs or (5 if args.quick else 21)
+    phase_runs = 3 if args.quick else 7
     calls = args.calls or (20 if args.quick else 150)
-    first_runs = max(3, runs // 2) if args.quick else runs
 
     started = time.perf_counter()
     print("aiflow-serverless benchmark")
     print(f"  {time.strftime('%Y-%m-%d %H:%M:%S')}, {platform.platform()}, {os.cpu_count()} CPUs")
     ours, ours_label = ours_module()
     results: dict[str, Any] = {"python": PY, "python_version": platform.python_version()}
-    results["cold_start"] = cold_start(ours, ours_label, runs, first_runs)
+    results["cold_start"] = cold_start(ours, ours_label, runs)
+    results["first_answer"] = first_answer(ours, first_runs, args.blocks, phase_runs)
     results["imports"] = import_diff(ours, 3 if args.quick else 5)
     results["warm"] = warm(calls)
+    results["capacity"] = capacity()
     results["package"] = package(args.build)
     results["deadline"] = deadline(5.0, 2500, 2.3)
     results["summary"] = summary(results)

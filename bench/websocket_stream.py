@@ -141,8 +141,8 @@ def main() -> int:
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
     logging.disable(logging.WARNING)
-    from aiflow.local.server import DevServer
     from aiflow.lambda_ import Settings, lambda_handler, websocket_handler
+    from aiflow.local.server import DevServer
     from aiflow.store import MemoryStore
 
     model = FakeBedrock(ANSWER, ttft_s=args.ttft_ms / 1000, token_s=args.token_ms / 1000)

@@ -44,7 +44,7 @@ EVENTS_DIR = REPO_ROOT / "infra" / "events"
 LOCAL_ENV = REPO_ROOT / "infra" / "env" / "local.json"
 FUNCTIONS_MAKEFILE = REPO_ROOT / "functions" / "Makefile"
 SESSION_ID = "3f2b9c1e-7a4d-4e0b-9c55-1d2e3f405a6b"
-MAX_ZIP_BYTES = 6_000_000
+MAX_ZIP_BYTES = 5_000_000
 
 # The contract with the Lambda code (functions/aiflow/lambda_/settings.py and friends).
 SHARED_ENV = {
@@ -603,20 +603,6 @@ def test_lambda_pins_satisfy_pyproject_and_leave_out_boto3() -> None:
         assert requirement.specifier.contains(pins[name]), (name, pins[name])
 
 
-def _working_python(executable: str, version: str) -> bool:
-    try:
-        probe = subprocess.run(
-            [executable, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-    except OSError:
-        return False
-    return probe.returncode == 0 and probe.stdout.strip() == version
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(
     os.environ.get("AIFLOW_TEST_SAM_BUILD") != "1",
@@ -650,8 +636,8 @@ def test_make_build_produces_a_small_artifact(tmp_path: Path) -> None:
         size = archive.stat().st_size
         assert size <= MAX_ZIP_BYTES, f"{logical_id}: {size} bytes zipped"
         compiled = list(artifact.rglob("*.pyc"))
-        bytecode_python = os.environ.get("BYTECODE_PYTHON", "python3.12")
-        if _working_python(bytecode_python, "3.12"):
+        # functions/Makefile says which interpreter compiled, or warns that none could.
+        if "compiling bytecode with" in result.stdout + result.stderr:
             assert compiled and all(".cpython-312." in path.name for path in compiled)
             print(f"{logical_id}: {size} bytes zipped, {len(compiled)} .pyc", file=sys.stderr)
         else:
