@@ -125,6 +125,8 @@ def run(args: argparse.Namespace) -> int:
         except Exception as exc:
             console.print(f"[bold red]the handler raised {type(exc).__name__}:[/] {exc}")
             return 1
+        finally:
+            _clear_metrics()
         _print_result(console, result, http=args.function == "webhook", raw=args.raw)
     return 0
 
@@ -267,6 +269,14 @@ def _websocket(
     if not frames:
         console.print("[dim](no frame sent)[/]")
     return 0
+
+
+def _clear_metrics() -> None:
+    # With POWERTOOLS_METRICS_DISABLED (quiet mode) Powertools keeps its process-wide metric
+    # set; another invocation in this process must start afresh.
+    from aws_lambda_powertools import Metrics
+
+    Metrics().clear_metrics()
 
 
 def _http_body(event: dict[str, Any]) -> str:
