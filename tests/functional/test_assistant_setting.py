@@ -123,7 +123,7 @@ def functions_with(tmp_path: Path, *, hello_package: bool) -> Path:
     shutil.copytree(
         ROOT / "functions",
         source,
-        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "project_templates"),
+        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "project-templates"),
     )
     if hello_package:
         (source / "hello").mkdir()

@@ -39,13 +39,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Like `python -m`, make modules in the working directory importable (tests.examples...).
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
-    if args.command == "dev":
-        return _dev(args, args_list)
     if args.command == "new":
         return scaffold.run(args)
-    if args.command == "invoke":
-        return invoke.run(args)
-    return _call(args)
+    try:
+        if args.command == "dev":
+            return _dev(args, args_list)
+        if args.command == "invoke":
+            return invoke.run(args)
+        return _call(args)
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("rich", "moto", "websockets"):
+            raise
+        print(
+            f"aiflow {args.command} needs the local extra ({exc.name} is missing): "
+            "pip install 'aiflow-serverless[local]'",
+            file=sys.stderr,
+        )
+        return 2
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -24,17 +24,16 @@ import sys
 import uuid
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
-
-from rich.console import Console
-from rich.markup import escape
+from typing import TYPE_CHECKING, Any
 
 from ..errors import AiflowError
 from ..local.embedded import DevSetupError, EmbeddedDynamoDB, find_template
 from ..local.gateway import LocalContext, http_api_event, lambda_response
 from ..local.template import LocatedFunction, locate_function
 from ..local.websocket import websocket_event
-from .run import quiet_powertools
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 FUNCTIONS = {
     "webhook": "WebhookFunction",
@@ -84,6 +83,10 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``aiflow invoke``; 0 when the handler answered, 1 when it raised, 2 on bad input."""
+    from rich.console import Console  # the `local` extra, like everything `aiflow` runs
+
+    from .run import quiet_powertools
+
     console = Console(soft_wrap=True)
     quiet_powertools(args.verbose)
     try:
@@ -93,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         env_file = args.env_vars or _default_env_file(template)
         overrides = _env_overrides(env_file, function.logical_id) if env_file else {}
     except (AiflowError, OSError, ValueError) as exc:
-        console.print(f"[bold red]aiflow invoke:[/] {escape(str(exc))}")
+        console.print(f"[bold red]aiflow invoke:[/] {_escape(str(exc))}")
         return 2
     with ExitStack() as stack:
         try:
@@ -104,15 +107,15 @@ def run(args: argparse.Namespace) -> int:
                 os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
             handler = _load_handler(function)
         except (AiflowError, ImportError) as exc:
-            console.print(f"[bold red]aiflow invoke:[/] {escape(str(exc))}")
+            console.print(f"[bold red]aiflow invoke:[/] {_escape(str(exc))}")
             return 1
         handler_name = function.value("Handler")
         where = f"{function.logical_id}  {handler_name}"
         assistant = environment.get("AIFLOW_ASSISTANT")
         console.print(
-            f"[dim]{escape(where)}"
-            + (f"  (AIFLOW_ASSISTANT={escape(assistant)})" if assistant else "")
-            + f", DynamoDB: {escape(storage)}[/]",
+            f"[dim]{_escape(where)}"
+            + (f"  (AIFLOW_ASSISTANT={_escape(assistant)})" if assistant else "")
+            + f", DynamoDB: {_escape(storage)}[/]",
             highlight=False,
         )
         context = _context(function)
@@ -129,6 +132,12 @@ def run(args: argparse.Namespace) -> int:
             _clear_metrics()
         _print_result(console, result, http=args.function == "webhook", raw=args.raw)
     return 0
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
 
 
 def _read_event(source: str) -> dict[str, Any]:
@@ -203,6 +212,10 @@ def _load_handler(function: LocatedFunction) -> Any:
         sys.path.insert(0, code)  # /var/task
     module_name, _, attribute = handler.rpartition(".")
     module = importlib.import_module(module_name)
+    if hasattr(module, "__getattr__"):
+        # Built lazily on first access (aiflow.lambda_.main) and kept, as in one Lambda
+        # instance; this invocation's environment (table, assistant) gets a fresh one.
+        vars(module).pop(attribute, None)
     entry = getattr(module, attribute, None)
     if not callable(entry):
         raise DevSetupError(f"{handler} is not a callable in {module_name}")
@@ -257,11 +270,11 @@ def _websocket(
         route = step.get("requestContext", {}).get("routeKey", "?")
         result = handler(step, context)
         status = result.get("statusCode") if isinstance(result, dict) else None
-        console.print(f"[bold]{escape(str(route))}[/] -> {status}", highlight=False)
+        console.print(f"[bold]{_escape(str(route))}[/] -> {status}", highlight=False)
         if raw:
             print(json.dumps(result, indent=2, ensure_ascii=False))
         if status not in (200, None):
-            console.print(escape(str(result.get("body") or "")), highlight=False)
+            console.print(_escape(str(result.get("body") or "")), highlight=False)
             return 0
     for frame in frames:
         console.print("[green]frame[/]", highlight=False)
@@ -294,7 +307,7 @@ def _print_result(console: Console, result: Any, *, http: bool, raw: bool) -> No
     colour = "green" if response.status < 300 else "yellow" if response.status < 500 else "red"
     console.print(f"[bold {colour}]HTTP {response.status}[/]", highlight=False)
     for name, value in response.headers.items():
-        console.print(f"{escape(name)}: {escape(value)}", highlight=False)
+        console.print(f"{_escape(name)}: {_escape(value)}", highlight=False)
     if response.body:
         print()
         print(_pretty(response.text))

@@ -28,16 +28,25 @@ pytestmark = pytest.mark.slow
 class Process:
     """A child process whose output lines are collected as they come."""
 
-    def __init__(self, args: list[str], *, env: dict[str, str], cwd: Path = ROOT) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        *,
+        env: dict[str, str],
+        cwd: Path = ROOT,
+        command: list[str] | None = None,
+        session: bool = False,
+    ) -> None:
         self.lines: queue.Queue[str] = queue.Queue()
         self.seen: list[str] = []
         self.popen = subprocess.Popen(
-            [sys.executable, "-m", "aiflow.dev.cli", *args],
+            command or [sys.executable, "-m", "aiflow.dev.cli", *args],
             cwd=cwd,
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            start_new_session=session,
         )
         threading.Thread(target=self._read, daemon=True).start()
 

@@ -16,30 +16,9 @@ GENERATED = Path(__file__).with_name("events") / "generated_http_api_session_sta
 
 
 @pytest.fixture(autouse=True)
-def _restore_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """invoke sets the function's environment in os.environ: pin what it touches."""
-    for name in (
-        "AIFLOW_API_TOKEN",
-        "AIFLOW_TABLE_NAME",
-        "AIFLOW_TOKEN_SECRET",
-        "AIFLOW_WORKER_FUNCTION",
-        "AIFLOW_LOG_REDACT",
-        "AIFLOW_BEDROCK_MODEL_ID",
-        "AWS_ENDPOINT_URL_DYNAMODB",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_DEFAULT_REGION",
-        "POWERTOOLS_LOG_LEVEL",
-        "POWERTOOLS_METRICS_DISABLED",
-        "POWERTOOLS_SERVICE_NAME",
-        "POWERTOOLS_METRICS_NAMESPACE",
-        "AIFLOW_CALL_TTL_SECONDS",
-        "AIFLOW_TURN_BUDGET_MS",
-        "AIFLOW_TOKEN_CACHE_SECONDS",
-        "AIFLOW_MAX_BODY_BYTES",
-    ):
-        monkeypatch.setenv(name, "placeholder")
-        monkeypatch.delenv(name)
+def _in_the_repository(restore_environ: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AIFLOW_API_TOKEN", "AIFLOW_TABLE_NAME", "AWS_ENDPOINT_URL_DYNAMODB"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(ROOT)
 
 
