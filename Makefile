@@ -73,7 +73,7 @@ $(SAM_STAMP):
 
 # Offline: cfn-lint, then SAM's transform + lint. No AWS account or credentials needed.
 validate: $(STAMP) .venv-sam
-	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/cfn-lint template.yaml infra/websocket.yaml
 	SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-eu-central-1} $(SAM) validate --lint
 
 # The deployed assistant: template.yaml's Assistant parameter, the one setting (module:object).

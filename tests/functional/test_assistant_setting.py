@@ -75,7 +75,7 @@ def test_the_entry_points_serve_the_assistant_the_setting_names(
     [
         (None, "AIFLOW_ASSISTANT is not set"),
         ("receptionist.app", "is not module:object"),
-        ("pizza.app:assistant", "no module 'pizza' in this deployment"),
+        ("no_such_pizza.app:assistant", "no module 'no_such_pizza' in this deployment"),
         ("tests.examples.hello:assistent", "has no attribute 'assistent'"),
         ("tests.examples.hello:echo", "is a function, not an aiflow.Assistant"),
     ],

@@ -173,7 +173,7 @@ def test_aiflow_invoke_runs_a_new_projects_assistant(
     monkeypatch: pytest.MonkeyPatch,
     restore_environ: None,
 ) -> None:
-    folder = create_project(tmp_path / "pizza", template="minimal")
+    folder = create_project(tmp_path / "invoked_pizza", template="minimal")
     monkeypatch.chdir(folder)
     for name in ("AIFLOW_API_TOKEN", "AIFLOW_TABLE_NAME", "AWS_ENDPOINT_URL_DYNAMODB"):
         monkeypatch.setenv(name, "")
@@ -185,6 +185,6 @@ def test_aiflow_invoke_runs_a_new_projects_assistant(
 
     out = capsys.readouterr().out
     assert status == 0, out
-    assert "AIFLOW_ASSISTANT=pizza.app:assistant" in out and "HTTP 200" in out
+    assert "AIFLOW_ASSISTANT=invoked_pizza.app:assistant" in out and "HTTP 200" in out
     body = json.loads(out[out.index("{") :])
-    assert body["text"].startswith("Hello, this is pizza.")
+    assert body["text"].startswith("Hello, this is invoked_pizza.")
