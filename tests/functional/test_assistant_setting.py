@@ -231,3 +231,20 @@ def test_with_another_assistant_deployed_the_template_checks_pass(tmp_path: Path
     assert " failed" not in result.stdout and " passed" in result.stdout
     output = build_recipe(project / "functions", tmp_path / "artifact", "hello:assistant")
     assert "shipping: aiflow hello" in output
+
+
+def test_aiflow_dev_serves_the_deployed_assistant_by_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from aiflow.dev.run import resolve_target
+
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.delenv("AIFLOW_ASSISTANT")
+
+    target, template = resolve_target(None, ROOT / "template.yaml")
+
+    assert target == deployed_assistant(ROOT / "template.yaml")
+    assert template == ROOT / "template.yaml"
+    assert sys.path[0] == str(ROOT / "functions"), "the CodeUri folder, as Lambda has it"
+    assert os.environ["AIFLOW_ASSISTANT"] == target
+    assert resolve_target("tests.examples.hello:assistant", template)[0].startswith("tests.")
