@@ -238,13 +238,14 @@ def test_aiflow_dev_serves_the_deployed_assistant_by_default(
 ) -> None:
     from aiflow.dev.run import resolve_target
 
-    monkeypatch.setattr(sys, "path", list(sys.path))
+    code = str(ROOT / "functions")
+    monkeypatch.setattr(sys, "path", [entry for entry in sys.path if entry != code])
     monkeypatch.delenv("AIFLOW_ASSISTANT")
 
     target, template = resolve_target(None, ROOT / "template.yaml")
 
     assert target == deployed_assistant(ROOT / "template.yaml")
     assert template == ROOT / "template.yaml"
-    assert sys.path[0] == str(ROOT / "functions"), "the CodeUri folder, as Lambda has it"
+    assert sys.path[0] == code, "the CodeUri folder, as Lambda has it"
     assert os.environ["AIFLOW_ASSISTANT"] == target
     assert resolve_target("tests.examples.hello:assistant", template)[0].startswith("tests.")
