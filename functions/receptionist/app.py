@@ -1,16 +1,14 @@
-"""The deployed receptionist: the assistant built from ``receptionist.yaml``.
+"""The receptionist: the assistant built from ``receptionist.yaml``.
 
-The configuration is read and validated when this module is imported (a Lambda cold
-start), so a broken YAML fails the deployment's first request loudly instead of a caller.
+Deployed by naming it in ``template.yaml`` (parameter ``Assistant``,
+``receptionist.app:assistant``); the entry points are :mod:`aiflow.lambda_.main`'s. The
+configuration is read and validated when this module is imported (a Lambda cold start), so a
+broken YAML fails the deployment's first request loudly instead of a caller.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from aiflow import Assistant, Call, DtmfReceivedEvent, UserSpeakEvent
-from aiflow.lambda_ import lambda_handler, websocket_handler, worker_handler
 from aiflow.settings import Settings
 
 from .config import ReceptionistConfig, load_config
@@ -76,22 +74,3 @@ def build_assistant(
 
 config = load_config()
 assistant = build_assistant(config)
-
-# --- Lambda entry points ------------------------------------------------------------------
-# template.yaml points the webhook function at `handler`, the worker at `worker` and the
-# WebSocket API at `websocket`. Each function builds only the entry point it uses (on first
-# attribute access, which the Lambda runtime does during init): a cold start pays for one.
-_ENTRY_POINTS: dict[str, Callable[[Assistant], Any]] = {
-    "handler": lambda_handler,
-    "worker": worker_handler,  # finishes turns that outran the time budget
-    "websocket": websocket_handler,
-}
-
-
-def __getattr__(name: str) -> Any:
-    factory = _ENTRY_POINTS.get(name)
-    if factory is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    entry = factory(assistant)
-    globals()[name] = entry
-    return entry

@@ -37,9 +37,9 @@ class Context:
 
 
 def main() -> None:
-    import receptionist.app as app
+    import aiflow.lambda_.main as app  # the deployed entry points (AIFLOW_ASSISTANT)
 
-    handler = app.handler
+    handler = app.webhook
     answers: list[dict[str, object]] = []
 
     def send(name: str, sample: dict[str, object]) -> None:

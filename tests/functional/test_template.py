@@ -3,6 +3,9 @@
 Fast and offline: the template is read with ``aiflow.local.template`` and linted with cfn-lint's
 Python API; tables are created in moto. The real ``make build`` (sam build, about a minute,
 needs PyPI) runs only with ``AIFLOW_TEST_SAM_BUILD=1``.
+
+Nothing here depends on which assistant is deployed (the template's ``Assistant``):
+tests/functional/test_assistant_setting.py runs this file again with another one.
 """
 
 from __future__ import annotations
@@ -22,9 +25,10 @@ from typing import Any
 import pytest
 
 from aiflow.local.template import (
-    REPO_ROOT,
     TemplateError,
     create_tables,
+    deployed_assistant,
+    function_environment,
     load_template,
     resources_of_type,
     sample_events,
@@ -39,6 +43,8 @@ from aiflow.protocol import (
     parse_event,
 )
 
+# This checkout (or the copy test_assistant_setting.py makes), not where aiflow is installed.
+REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
 EVENTS_DIR = REPO_ROOT / "infra" / "events"
 LOCAL_ENV = REPO_ROOT / "infra" / "env" / "local.json"
@@ -48,6 +54,7 @@ MAX_ZIP_BYTES = 5_000_000
 
 # The contract with the Lambda code (functions/aiflow/lambda_/settings.py and friends).
 SHARED_ENV = {
+    "AIFLOW_ASSISTANT",
     "AIFLOW_TABLE_NAME",
     "AIFLOW_CALL_TTL_SECONDS",
     "AIFLOW_TURN_BUDGET_MS",
@@ -208,8 +215,8 @@ def test_functions_run_python312_or_newer_on_arm64(template: dict[str, Any]) -> 
 @pytest.mark.parametrize(
     ("logical_id", "handler", "memory", "timeout"),
     [
-        ("WebhookFunction", "receptionist.app.handler", 512, 10),
-        ("WorkerFunction", "receptionist.app.worker", 512, 60),
+        ("WebhookFunction", "aiflow.lambda_.main.webhook", 512, 10),
+        ("WorkerFunction", "aiflow.lambda_.main.worker", 512, 60),
     ],
 )
 def test_function_shape(
@@ -243,13 +250,19 @@ def test_handler_exists_in_the_code(
     template: dict[str, Any], logical_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The handler resolves to a callable when its module is imported, as Lambda does it
-    (entry points may be built lazily by a module-level ``__getattr__``)."""
+    with the function's environment (entry points are built lazily by a module-level
+    ``__getattr__``, for the assistant AIFLOW_ASSISTANT names)."""
+    from aiflow.lambda_ import main
+
     module_name, _, name = props(template, logical_id)["Handler"].rpartition(".")
+    environment = function_environment(template, logical_id)
+    monkeypatch.setenv("AIFLOW_ASSISTANT", environment["AIFLOW_ASSISTANT"])
     monkeypatch.setenv("AIFLOW_API_TOKEN", "template-test")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-central-1")
     monkeypatch.delenv("AIFLOW_TABLE_NAME", raising=False)
     module = importlib.import_module(module_name)
-    assert callable(getattr(module, name, None)), f"{logical_id}: {module_name} has no {name}"
+    assert module is main
+    assert callable(main.build_entry_point(name)), f"{logical_id}: {module_name} has no {name}"
 
 
 def test_environment_contract(template: dict[str, Any]) -> None:
@@ -258,6 +271,7 @@ def test_environment_contract(template: dict[str, Any]) -> None:
     assert SHARED_ENV | WEBHOOK_ONLY_ENV <= set(webhook)
     assert SHARED_ENV <= set(worker)
     assert not {"AIFLOW_TOKEN_SECRET", "AIFLOW_API_TOKEN"} & set(worker), "worker needs no token"
+    assert webhook["AIFLOW_ASSISTANT"] == {"Ref": "Assistant"}
     assert webhook["AIFLOW_TABLE_NAME"] == {"Ref": "CallsTable"}
     assert webhook["AIFLOW_TOKEN_SECRET"] == {"Ref": "ApiTokenSecret"}
     assert webhook["AIFLOW_WORKER_FUNCTION"] == {"Ref": "WorkerFunction"}
@@ -286,7 +300,8 @@ def test_webhook_route(template: dict[str, Any]) -> None:
     (event,) = events.values()
     assert event["Type"] == "HttpApi"
     route = event["Properties"]
-    assert (route["Method"], route["Path"]) == ("POST", "/webhook")
+    # Every method reaches the function, which answers anything but POST itself (405).
+    assert (route["Method"], route["Path"]) == ("ANY", "/webhook")
     assert route["PayloadFormatVersion"] == "2.0"
     api = route["ApiId"]["Ref"]
     assert resources(template)[api]["Type"] == "AWS::Serverless::HttpApi"
@@ -336,8 +351,8 @@ def test_policies_are_least_privilege(template: dict[str, Any], role: str) -> No
         elif service == "bedrock":
             assert set(actions) <= {"bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"}
             for target in targets:
-                arn = target["Fn::Sub"]
-                assert arn.endswith(("foundation-model/${BedrockModelId}", ".${BedrockModelId}"))
+                arn = as_list(target["Fn::Sub"])[0]
+                assert arn.endswith(("foundation-model/${BedrockModelId}", "profile/${ProfileId}"))
                 if ":bedrock:*:" in arn:  # any region: only through our inference profile
                     assert "bedrock:InferenceProfileArn" in statement["Condition"]["StringEquals"]
         else:
@@ -570,7 +585,8 @@ def test_local_env_sets_only_declared_variables(template: dict[str, Any]) -> Non
 def test_samconfig() -> None:
     config = tomllib.loads((REPO_ROOT / "samconfig.toml").read_text(encoding="utf-8"))
     default = config["default"]
-    assert default["global"]["parameters"]["stack_name"] == "aiflow-serverless"
+    # No stack yet: the first `make deploy` is `sam deploy --guided`, which saves the name.
+    assert "stack_name" not in json.dumps(config)
     assert default["global"]["parameters"]["region"] == "eu-central-1"
     deploy = default["deploy"]["parameters"]
     assert "CAPABILITY_IAM" in deploy["capabilities"].split()
@@ -613,9 +629,10 @@ def test_make_build_produces_a_small_artifact(tmp_path: Path) -> None:
         ["make", "build"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=1800, check=False
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    package = deployed_assistant(TEMPLATE_PATH).partition(":")[0].split(".")[0]
     for logical_id in ("WebhookFunction", "WorkerFunction"):
         artifact = REPO_ROOT / ".aws-sam" / "build" / logical_id
-        assert (artifact / "receptionist" / "app.py").is_file()
+        assert (artifact / package).exists()
         assert (artifact / "aiflow" / "lambda_" / "worker.py").is_file()
         for package in ("pydantic_core", "aws_lambda_powertools", "yaml"):
             assert (artifact / package).is_dir(), package

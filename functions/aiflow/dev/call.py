@@ -75,7 +75,8 @@ class TerminalCall:
         if self.call.turns and self.call.turns[0].status in (401, 403):
             self.console.print(
                 "[bold red]The webhook refused the token.[/] Pass [bold]--token[/] or set "
-                "AIFLOW_API_TOKEN (aiflow dev prints its token when it starts)."
+                "AIFLOW_API_TOKEN (aiflow dev prints its token when it starts; in the "
+                "folder of the project it serves, aiflow call finds it by itself)."
             )
             self.call.state, self.call.ended_by = "ended", "refused token"
         return self.live
@@ -131,6 +132,8 @@ class TerminalCall:
             self.console.print(HELP)
 
     def _run(self, verb: Any, *args: Any, **kwargs: Any) -> None:
+        frames: list[float | None] | None = getattr(self.call.transport, "first_frame_ms", None)
+        posted = len(frames) if frames is not None else 0
         try:
             with self.console.status("[dim]waiting for the assistant…[/]", spinner="dots"):
                 turn: TurnResult = verb(*args, **kwargs)
@@ -139,12 +142,15 @@ class TerminalCall:
                 raise
             self.console.print(f"[red]{escape(exc.message)}[/]")
             return
-        self.show(turn)
+        # Over a WebSocket an answer has no end: the caller waits for its first frame.
+        first = frames[posted] if frames is not None and len(frames) > posted else None
+        self.show(turn, first_frame_ms=first)
 
     # --- output -------------------------------------------------------------------------
 
-    def show(self, turn: TurnResult) -> None:
-        """Print what the assistant did in ``turn``."""
+    def show(self, turn: TurnResult, *, first_frame_ms: float | None = None) -> None:
+        """Print what the assistant did in ``turn`` (over a WebSocket: with the time to the
+        first frame of the answer instead of the time the answer was collected in)."""
         for exchange in turn.exchanges:
             kind = exchange.event.get("type")
             if exchange.by == "platform" and kind == "session_start":
@@ -158,7 +164,11 @@ class TerminalCall:
         caller = [e for e in turn.exchanges if e.by == "caller"]
         if caller:
             statuses = ",".join(sorted({str(e.status) for e in caller}))
-            self.console.print(f"[dim]          {statuses} in {turn.latency_ms:.0f} ms[/]")
+            if first_frame_ms is not None:
+                timing = f"first frame in {first_frame_ms:.0f} ms"
+            else:
+                timing = f"in {turn.latency_ms:.0f} ms"
+            self.console.print(f"[dim]          {statuses} {timing}[/]")
         if self.call.state == "ended":
             self.console.print(f"[bold]Call over[/] [dim](ended by {self.call.ended_by})[/]")
 

@@ -1,13 +1,16 @@
-"""The ``aiflow`` command: ``aiflow dev`` (local webhook) and ``aiflow call`` (a phone call
-in the terminal).
+"""The ``aiflow`` command: ``aiflow new`` (a project of your own), ``aiflow dev`` (local
+webhook), ``aiflow call`` (a phone call in the terminal) and ``aiflow invoke`` (one event
+through a deployed entry point, like ``sam local invoke``, without Docker).
 
-    aiflow dev                                   # the reference assistant on :3000
+    aiflow new pizza [--template minimal|receptionist|bedrock]
+    aiflow dev                                   # the template's assistant on :3000
     aiflow dev tests.examples.hello:assistant --port 3001 --reload
-    aiflow call                                  # talk to the dev server
+    aiflow call                                  # talk to the dev server (its token: .aiflow/)
     aiflow call --ws                             # ... over its WebSocket (ws://127.0.0.1:3000/ws)
     aiflow call https://abc.execute-api.eu-central-1.amazonaws.com/webhook --token ...
     aiflow call --script caller.txt --transcript call.json
     aiflow dial --flow FLOW_ID --to +4915790000687 --device e2   # an outbound call
+    aiflow invoke infra/events/session_start.json [--function webhook|worker|websocket]
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..testing.simulator import CallOptions, CallSimulator
-from . import dial
+from . import dial, invoke, scaffold
 
 DEV_URL = "http://127.0.0.1:3000/webhook"
 DEV_WS_URL = "ws://127.0.0.1:3000/ws"
@@ -37,18 +40,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Like `python -m`, make modules in the working directory importable (tests.examples...).
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
-    if args.command == "dev":
-        return _dev(args, args_list)
-    if args.command == "dial":
-        return dial.run(args)
-    return _call(args)
+    if args.command == "new":
+        return scaffold.run(args)
+    try:
+        if args.command == "dev":
+            return _dev(args, args_list)
+        if args.command == "invoke":
+            return invoke.run(args)
+        if args.command == "dial":
+            return dial.run(args)
+        return _call(args)
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("rich", "moto", "websockets"):
+            raise
+        print(
+            f"aiflow {args.command} needs the local extra ({exc.name} is missing): "
+            "pip install 'aiflow-serverless[local]'",
+            file=sys.stderr,
+        )
+        return 2
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aiflow", description="Local development for sipgate AI Flow assistants."
     )
-    commands = parser.add_subparsers(dest="command", metavar="{dev,call,dial}")
+    commands = parser.add_subparsers(dest="command", metavar="{new,dev,call,invoke,dial}")
+    scaffold.add_parser(commands)
 
     dev = commands.add_parser(
         "dev",
@@ -59,8 +77,9 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument(
         "target",
         nargs="?",
-        default="receptionist.app:assistant",
-        help="module:object, an Assistant or a Lambda handler (default: %(default)s)",
+        default=None,
+        help="module:object, an Assistant or a Lambda handler (default: the Assistant "
+        "parameter of template.yaml, what deploying runs)",
     )
     dev.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
     dev.add_argument("--port", type=int, default=3000, help="0 picks a free port (default: 3000)")
@@ -86,10 +105,15 @@ def _parser() -> argparse.ArgumentParser:
     call.add_argument(
         "url",
         nargs="?",
-        default=DEV_URL,
-        help="webhook URL, or module:object to call an assistant in process (default: %(default)s)",
+        default=None,
+        help="webhook URL, or module:object to call an assistant in process (default: the "
+        f"project's running aiflow dev, else {DEV_URL})",
     )
-    call.add_argument("--token", help="X-API-TOKEN (default: $AIFLOW_API_TOKEN)")
+    call.add_argument(
+        "--token",
+        help="X-API-TOKEN (default: $AIFLOW_API_TOKEN, else the token of this project's "
+        "running aiflow dev)",
+    )
     call.add_argument("--caller", default="+4917612345678", help="the caller's number")
     call.add_argument("--called", default="+4921198765400", help="the AI Flow number dialled")
     call.add_argument("--session-id", help="call id (default: a new UUID)")
@@ -106,6 +130,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     call.add_argument("--script", type=Path, help="read caller lines from FILE ('-': stdin)")
     call.add_argument("--transcript", type=Path, help="save the transcript as JSON")
+    invoke.add_parser(commands)
     dial.add_parser(commands)
     return parser
 
@@ -143,15 +168,15 @@ def _call(args: argparse.Namespace) -> int:
         transfer_fails=args.transfer_fails,
     )
     console = Console()
-    token = args.token if args.token is not None else os.environ.get("AIFLOW_API_TOKEN")
+    url, token = _dev_server(args.url, args.token, ws=args.ws)
     try:
-        if args.ws or args.url.startswith(("ws://", "wss://")):
-            url = DEV_WS_URL if args.url == DEV_URL else args.url
+        if args.ws or url.startswith(("ws://", "wss://")):
+            url = DEV_WS_URL if url == DEV_URL else url
             call = _websocket(url, token, options, console)
-        elif args.url.startswith(("http://", "https://")):
-            call = CallSimulator(args.url, token=token, options=options)
+        elif url.startswith(("http://", "https://")):
+            call = CallSimulator(url, token=token, options=options)
         else:
-            call = _in_process(args.url, token, options)
+            call = _in_process(url, token, options)
     except (AiflowError, ImportError) as exc:
         console.print(f"[bold red]aiflow call:[/] {exc}")
         return 2
@@ -163,6 +188,22 @@ def _call(args: argparse.Namespace) -> int:
     elif not sys.stdin.isatty():
         lines = sys.stdin.read().splitlines()
     return run_call(call, console=console, lines=lines, transcript=args.transcript)
+
+
+def _dev_server(url: str | None, token: str | None, *, ws: bool) -> tuple[str, str | None]:
+    """URL and token: as given, else ``$AIFLOW_API_TOKEN``, else those of the ``aiflow dev``
+    running for this project (``.aiflow/dev.json``), else the default URL."""
+    from .state import read_state
+
+    token = token if token is not None else os.environ.get("AIFLOW_API_TOKEN")
+    state = read_state()
+    if state is None:
+        return url or DEV_URL, token
+    if url is None:
+        url = (state.ws_url or DEV_WS_URL) if ws else state.url
+    if token is None and url in (state.url, state.ws_url):
+        token = state.token
+    return url, token
 
 
 def _websocket(url: str, token: str | None, options: CallOptions, console: Any) -> CallSimulator:
@@ -186,9 +227,10 @@ def _in_process(target: str, token: str | None, options: CallOptions) -> CallSim
     Powertools as quiet as under ``aiflow dev``."""
     import secrets
 
-    from .run import build_handler, quiet_powertools
+    from .run import build_handler, quiet_powertools, resolve_target
 
     quiet_powertools(verbose=False)
+    resolve_target(target)  # the template's CodeUri on sys.path, as for aiflow dev
     token = token or os.environ.get("AIFLOW_API_TOKEN") or secrets.token_urlsafe(18)
     os.environ["AIFLOW_API_TOKEN"] = token  # what lambda_handler expects
     return CallSimulator(build_handler(target), token=token, options=options)

@@ -1,7 +1,11 @@
 """``aiflow dev``: serve an assistant on loopback, with DynamoDB, a token and a one-line log.
 
 The assistant runs behind the real Lambda handler (:func:`aiflow.lambda_.lambda_handler`)
-through :class:`~aiflow.local.server.DevServer`. DynamoDB is, by choice:
+through :class:`~aiflow.local.server.DevServer`. Which assistant: the one named on the
+command line, else the one ``template.yaml`` deploys (its ``Assistant`` parameter), imported
+from the template's ``CodeUri`` folder as Lambda does. The URL and token go to
+``.aiflow/dev.json`` (user-only) for ``aiflow call`` (see :mod:`aiflow.dev.state`).
+DynamoDB is, by choice:
 
 - ``embedded`` (default): moto's server on loopback in this process, with the tables of
   ``template.yaml``;
@@ -22,8 +26,8 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from contextlib import ExitStack, contextmanager, suppress
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -36,17 +40,27 @@ from ..errors import AiflowError
 from ..local.embedded import DevSetupError, EmbeddedDynamoDB, find_template, has_aws_credentials
 from ..local.requestlog import RequestLog
 from ..local.server import DevServer
+from ..local.template import (
+    ASSISTANT_ENV,
+    code_directory,
+    deployed_assistant,
+    find_project_template,
+)
 from ..local.transports import load_object
+from .state import DevState, project_dir, remove_state, write_state
 
-DEFAULT_TARGET = "receptionist.app:assistant"
 _CHILD_ENV = "AIFLOW_DEV_RELOADED"
+_NO_STATE_ENV = "AIFLOW_DEV_NO_STATE"  # the reloader's children: the parent writes it
+# What --reload watches: sources and configuration, not what a call writes (transcripts).
+WATCHED_SUFFIXES = frozenset({".py", ".yaml", ".yml", ".toml", ".env"})
+_SKIPPED_DIRS = frozenset({"__pycache__", "node_modules"})
 
 
 @dataclass(frozen=True)
 class DevOptions:
     """The options of ``aiflow dev`` (see ``aiflow dev --help``)."""
 
-    target: str = DEFAULT_TARGET
+    target: str | None = None  # None: the template's Assistant
     host: str = "127.0.0.1"
     port: int = 3000
     dynamodb: str = "embedded"
@@ -55,22 +69,44 @@ class DevOptions:
     verbose: bool = False
 
 
+def resolve_target(target: str | None, template: Path | None = None) -> tuple[str, Path | None]:
+    """The ``module:object`` to serve and the project's template.
+
+    ``target`` None means the template's ``Assistant`` (what deploying would run). The
+    template's ``CodeUri`` folder goes on ``sys.path``, as Lambda has it, and
+    ``AIFLOW_ASSISTANT`` is set like the template sets it.
+    """
+    found = template or find_project_template()
+    if target is None:
+        found = found or find_template()  # the checkout's, else a DevSetupError
+        target = deployed_assistant(found)
+    if found is not None:
+        with suppress(AiflowError):
+            code = str(code_directory(found))
+            if code not in sys.path:
+                sys.path.insert(0, code)
+    os.environ[ASSISTANT_ENV] = target
+    return target, found
+
+
 def run_dev(options: DevOptions, console: Console) -> int:
     """Set up DynamoDB and the token, import the assistant, serve until Ctrl-C."""
     quiet_powertools(options.verbose)
     with ExitStack() as stack:
         try:
+            target, template = resolve_target(options.target, options.template)
+            options = replace(options, target=target, template=options.template or template)
             storage = stack.enter_context(_dynamodb(options))
             generated = not os.environ.get("AIFLOW_API_TOKEN")
             token = os.environ.get("AIFLOW_API_TOKEN") or secrets.token_urlsafe(24)
             os.environ["AIFLOW_API_TOKEN"] = token  # a module-level lambda_handler reads it
-            handler = build_handler(options.target)
+            handler = build_handler(target)
             server = DevServer(
                 handler,
                 host=options.host,
                 port=options.port,
                 on_request=_printer(console),
-                websocket=build_websocket_handler(options.target),
+                websocket=build_websocket_handler(target),
             )
         except OSError as exc:
             problem = str(exc)
@@ -82,10 +118,13 @@ def run_dev(options: DevOptions, console: Console) -> int:
             console.print(f"[bold red]aiflow dev:[/] {escape(str(exc))}")
             return 1
         stack.callback(server.stop)
+        shared = False
+        if not os.environ.get(_NO_STATE_ENV):
+            shared = _share(stack, console, server, token, target, template)
         if os.environ.get(_CHILD_ENV):
-            console.print(f"[dim]reloaded: serving {escape(options.target)} again[/]")
+            console.print(f"[dim]reloaded: serving {escape(target)} again[/]")
         else:
-            _banner(console, options, server, storage, token, generated)
+            _banner(console, options, server, storage, token, generated, shared)
         if options.host not in ("127.0.0.1", "localhost", "::1"):
             console.print(f"[yellow]listening on {options.host}: reachable from other hosts[/]")
         _stop_on_sigterm()
@@ -95,6 +134,27 @@ def run_dev(options: DevOptions, console: Console) -> int:
             _ignore_further_signals()  # the ExitStack now stops the servers undisturbed
             console.print("\n[dim]stopping[/]")
     return 0
+
+
+def _share(
+    stack: ExitStack,
+    console: Console,
+    server: DevServer,
+    token: str,
+    target: str,
+    template: Path | None,
+) -> bool:
+    """Write ``.aiflow/dev.json`` for ``aiflow call`` (removed on exit); False if we cannot."""
+    project = project_dir(template.parent if template is not None else None)
+    ws_url = server.ws_url if server.websocket is not None else None
+    state = DevState(server.webhook_url, ws_url, token, os.getpid(), target)
+    try:
+        write_state(state, project)
+    except OSError as exc:
+        console.print(f"[yellow]cannot write {project}/.aiflow/dev.json: {exc.strerror}[/]")
+        return False
+    stack.callback(remove_state, state.pid, project)
+    return True
 
 
 def build_handler(target: str) -> Any:
@@ -223,6 +283,7 @@ def _banner(
     storage: Storage,
     token: str,
     generated: bool,
+    shared: bool,
 ) -> None:
     url = server.webhook_url
     example = (
@@ -241,8 +302,11 @@ def _banner(
     token_note = (
         "generated; set AIFLOW_API_TOKEN to choose one" if generated else "from AIFLOW_API_TOKEN"
     )
-    call_cmd = f"aiflow call {url}" + (f" --token {token}" if generated else "")
-    console.print(f"[bold]aiflow dev[/] serving [bold]{escape(options.target)}[/]")
+    # With the state file, `aiflow call` in this project finds the token (and URL) by itself.
+    call_cmd = f"aiflow call {url}"
+    if generated and not shared:
+        call_cmd += f" --token {token}"
+    console.print(f"[bold]aiflow dev[/] serving [bold]{escape(str(options.target))}[/]")
     console.print(f"  webhook   [bold]{url}[/]  (POST, API Gateway HTTP API v2 → Lambda handler)")
     if server.websocket is not None:
         console.print(
@@ -253,7 +317,9 @@ def _banner(
     console.print("  try it:")
     console.print(f"    {escape(call_cmd)}", highlight=False, soft_wrap=True)
     if server.websocket is not None:
-        ws_cmd = f"aiflow call {server.ws_url}" + (f" --token {token}" if generated else "")
+        ws_cmd = f"aiflow call {server.ws_url}"
+        if generated and not shared:
+            ws_cmd += f" --token {token}"
         console.print(f"    {escape(ws_cmd)}", highlight=False, soft_wrap=True)
     console.print(f"    {escape(curl)}", highlight=False, soft_wrap=True)
     console.print(
@@ -292,11 +358,19 @@ def run_reloader(argv: Sequence[str], options: DevOptions, console: Console) -> 
     keep their state across restarts.
     """
     quiet_powertools(options.verbose)
+    try:
+        target, template = resolve_target(options.target, options.template)
+    except (AiflowError, ImportError) as exc:
+        console.print(f"[bold red]aiflow dev:[/] {escape(str(exc))}")
+        return 1
     env = dict(os.environ)
     env.setdefault("AIFLOW_API_TOKEN", secrets.token_urlsafe(24))
+    env[_NO_STATE_ENV] = "1"  # this process shares URL and token, for every restart
     child_args = [a for a in argv if a != "--reload"]
-    if options.port == 0:  # every restart must come back on the same port
-        child_args = [*_without_option(child_args, "--port"), "--port", str(_free_port(options))]
+    port = options.port
+    if port == 0:  # every restart must come back on the same port
+        port = _free_port(options)
+        child_args = [*_without_option(child_args, "--port"), "--port", str(port)]
     with ExitStack() as stack:
         if options.dynamodb == "embedded":
             try:
@@ -306,7 +380,19 @@ def run_reloader(argv: Sequence[str], options: DevOptions, console: Console) -> 
                 return 1
             env.update(db.environment())
             child_args = [*_without_option(child_args, "--dynamodb"), "--dynamodb", "endpoint"]
-        roots = _watch_roots(options.target)
+        host = f"[{options.host}]" if ":" in options.host else options.host
+        state = DevState(
+            f"http://{host}:{port}/webhook",
+            f"ws://{host}:{port}/ws",
+            env["AIFLOW_API_TOKEN"],
+            os.getpid(),
+            target,
+        )
+        project = project_dir(template.parent if template is not None else None)
+        with suppress(OSError):
+            write_state(state, project)
+            stack.callback(remove_state, state.pid, project)
+        roots = _watch_roots(target, template)
         command = [sys.executable, "-m", "aiflow.dev.cli", *child_args]
         _stop_on_sigterm()
         first = True
@@ -353,10 +439,16 @@ def _without_option(args: list[str], name: str) -> list[str]:
     return out
 
 
-def _watch_roots(target: str) -> list[Path]:
+def _watch_roots(target: str, template: Path | None) -> list[Path]:
+    """The assistant's own code, the template's CodeUri folder, and aiflow itself when it
+    is a source checkout (never an installed site-packages: too big to scan, never edited)."""
     import importlib.util
 
-    roots = [Path(__file__).resolve().parents[2]]  # functions/
+    roots = [Path(__file__).resolve().parents[2]]  # functions/ of a checkout
+    if template is not None:
+        roots.append(template.parent)  # template.yaml, samconfig.toml, .env
+        with suppress(AiflowError):
+            roots.append(code_directory(template))
     module = target.partition(":")[0]
     try:
         spec = importlib.util.find_spec(module.split(".")[0])
@@ -367,14 +459,21 @@ def _watch_roots(target: str) -> list[Path]:
             roots.append(Path(location).resolve())
         if spec.origin and spec.origin not in ("built-in", "frozen"):
             roots.append(Path(spec.origin).resolve().parent)
-    return sorted(set(roots))
+    installed = ("site-packages", "dist-packages")
+    return sorted({root for root in roots if not set(root.parts) & set(installed)})
+
+
+def watched(path: Path) -> bool:
+    """Whether a change of ``path`` restarts ``aiflow dev --reload``: Python and
+    configuration sources; not JSON (transcripts ``aiflow call`` writes, compiled copies)."""
+    return path.suffix in WATCHED_SUFFIXES or path.name == ".env"
 
 
 def _mtimes(roots: list[Path]) -> dict[Path, tuple[int, int]]:
     found: dict[Path, tuple[int, int]] = {}
     for root in roots:
-        for path in root.rglob("*"):
-            if "__pycache__" in path.parts or path.suffix not in (".py", ".yaml", ".yml", ".json"):
+        for path in _walk(root):
+            if not watched(path):
                 continue
             try:
                 stat = path.stat()
@@ -382,6 +481,19 @@ def _mtimes(roots: list[Path]) -> dict[Path, tuple[int, int]]:
                 continue
             found[path] = (stat.st_mtime_ns, stat.st_size)  # size: coarse mtime clocks
     return found
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    """Every file under ``root``, not descending into virtualenvs, caches or build output."""
+    for folder, folders, files in os.walk(root):
+        folders[:] = [name for name in folders if not _skipped(name)]
+        for name in files:
+            yield Path(folder) / name
+
+
+def _skipped(folder: str) -> bool:
+    # Virtualenvs, caches, .aws-sam, .aiflow, .git: all hidden; plus bytecode and node_modules.
+    return folder.startswith(".") and folder not in (".", "..") or folder in _SKIPPED_DIRS
 
 
 def _changed(before: dict[Path, tuple[int, int]], after: dict[Path, tuple[int, int]]) -> str:

@@ -37,11 +37,12 @@ class DevSetupError(AiflowError):
 def find_template(start: Path | None = None) -> Path:
     """``template.yaml`` of the project: in ``start`` (default: the working directory) or
     a parent of it, else at the root of the checkout this package lives in."""
+    from .template import find_project_template
+
     here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        candidate = folder / "template.yaml"
-        if candidate.is_file():
-            return candidate
+    found = find_project_template(here)
+    if found is not None:
+        return found
     checkout = Path(__file__).resolve().parents[3] / "template.yaml"
     if checkout.is_file():
         return checkout

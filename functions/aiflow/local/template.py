@@ -6,6 +6,9 @@
 * :func:`create_tables` creates those tables (TTL included) in any DynamoDB endpoint: moto,
   DynamoDB Local, or a real account.
 * :func:`sample_events` loads the API Gateway sample events of ``infra/events/``.
+* :func:`deployed_assistant`, :func:`code_directory` and :func:`function_environment`: what
+  the template deploys (the ``Assistant`` parameter), from where (``CodeUri``) and with which
+  environment, so ``aiflow dev`` and ``aiflow invoke`` run what Lambda runs.
 
 Local-only code: it is not shipped to Lambda (functions/Makefile leaves ``aiflow/dev`` out).
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,12 +29,18 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 __all__ = [
+    "ASSISTANT_PARAMETER",
     "REPO_ROOT",
     "TemplateError",
     "TemplateLoader",
+    "code_directory",
     "create_tables",
     "default_template_path",
+    "deployed_assistant",
+    "find_project_template",
+    "function_environment",
     "load_template",
+    "locate_function",
     "resources_of_type",
     "sample_events",
     "table_definitions",
@@ -41,6 +51,9 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 """The repository root, when running from a source checkout (``pip install -e .``)."""
 
 TABLE_TYPE = "AWS::DynamoDB::Table"
+ASSISTANT_PARAMETER = "Assistant"
+"""The template parameter naming the deployed assistant (``module:object``)."""
+ASSISTANT_ENV = "AIFLOW_ASSISTANT"
 _TABLE_KEYS = (
     "AttributeDefinitions",
     "BillingMode",
@@ -225,6 +238,166 @@ def create_tables(
                 )
         names[logical_id] = name
     return names
+
+
+def find_project_template(start: Path | None = None) -> Path | None:
+    """``template.yaml`` in ``start`` (default: the working directory) or a parent, or None."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / "template.yaml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def deployed_assistant(path: str | Path | None = None) -> str:
+    """The assistant the template deploys: the ``Default`` of its ``Assistant`` parameter,
+    else a literal ``AIFLOW_ASSISTANT`` in ``Globals`` (``module:object``).
+
+    Raises:
+        TemplateError: the template names no assistant.
+    """
+    template_path = Path(path) if path is not None else default_template_path()
+    template = load_template(template_path)
+    parameter = (template.get("Parameters") or {}).get(ASSISTANT_PARAMETER)
+    if isinstance(parameter, Mapping) and isinstance(parameter.get("Default"), str):
+        return str(parameter["Default"])
+    variables = _global_environment(template)
+    if isinstance(variables.get(ASSISTANT_ENV), str):
+        return str(variables[ASSISTANT_ENV])
+    raise TemplateError(
+        f"{template_path} names no assistant: add a parameter {ASSISTANT_PARAMETER} "
+        f"(Default: module:object) passed to the functions as {ASSISTANT_ENV}"
+    )
+
+
+def code_directory(path: str | Path | None = None, logical_id: str = "WebhookFunction") -> Path:
+    """The folder Lambda puts on ``sys.path`` for ``logical_id``: its ``CodeUri`` (or the
+    ``Globals`` one), relative to the template."""
+    template_path = Path(path) if path is not None else default_template_path()
+    template = load_template(template_path)
+    function = (template.get("Resources") or {}).get(logical_id) or {}
+    code_uri = (function.get("Properties") or {}).get("CodeUri")
+    if code_uri is None:
+        code_uri = ((template.get("Globals") or {}).get("Function") or {}).get("CodeUri")
+    if not isinstance(code_uri, str):
+        raise TemplateError(f"{template_path}: {logical_id} has no local CodeUri")
+    return (template_path.parent / code_uri).resolve()
+
+
+def function_environment(
+    template: Mapping[str, Any],
+    logical_id: str,
+    *,
+    resources: Mapping[str, str] | None = None,
+    parameters: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The environment variables of a function as the template sets them: ``Globals`` merged
+    with the function's own, as SAM does.
+
+    A ``Ref`` to a parameter becomes its value (``parameters``, else its ``Default``); a
+    ``Ref`` to a resource becomes ``resources[logical id]`` if given, else ``""``; anything
+    else a local run cannot know (``Fn::If``, ``Fn::GetAtt``, ...) becomes ``""`` too, like a
+    variable that ``sam local`` leaves unset unless ``--env-vars`` fills it.
+    """
+    own = ((template.get("Resources") or {}).get(logical_id) or {}).get("Properties") or {}
+    variables = {
+        **_global_environment(template),
+        **((own.get("Environment") or {}).get("Variables") or {}),
+    }
+    declared: Mapping[str, Any] = template.get("Parameters") or {}
+    resolved: dict[str, str] = {}
+    for name, value in variables.items():
+        if isinstance(value, dict) and set(value) == {"Ref"}:
+            ref = value["Ref"]
+            if parameters is not None and ref in parameters:
+                value = parameters[ref]
+            elif isinstance(declared.get(ref), Mapping) and "Default" in declared[ref]:
+                value = declared[ref]["Default"]
+            else:
+                value = (resources or {}).get(ref, "")
+        resolved[str(name)] = value if isinstance(value, str) else ""
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            resolved[str(name)] = str(value)
+    return resolved
+
+
+@dataclass(frozen=True)
+class LocatedFunction:
+    """A function of the template, or of a nested application it builds from a local file
+    (``AWS::Serverless::Application`` with a ``Location`` path, like infra/websocket.yaml)."""
+
+    logical_id: str
+    template_path: Path
+    template: dict[str, Any]
+    parameters: dict[str, str]
+    """Values of the (nested) template's parameters as the parent passes them."""
+
+    @property
+    def properties(self) -> dict[str, Any]:
+        """The function's ``Properties``."""
+        resource = self.template["Resources"][self.logical_id]
+        return dict(resource.get("Properties") or {})
+
+    def value(self, key: str) -> Any:
+        """A property (``Globals`` as fallback) with a ``Ref`` to a parameter resolved."""
+        value = self.properties.get(key)
+        if value is None:
+            value = ((self.template.get("Globals") or {}).get("Function") or {}).get(key)
+        if isinstance(value, dict) and set(value) == {"Ref"}:
+            name = value["Ref"]
+            declared = (self.template.get("Parameters") or {}).get(name) or {}
+            return self.parameters.get(name, declared.get("Default"))
+        return value
+
+    def environment(self, resources: Mapping[str, str] | None = None) -> dict[str, str]:
+        """See :func:`function_environment`."""
+        return function_environment(
+            self.template, self.logical_id, resources=resources, parameters=self.parameters
+        )
+
+    def code_directory(self) -> Path:
+        """The folder Lambda would run the function from (its ``CodeUri``)."""
+        code_uri = self.value("CodeUri")
+        if not isinstance(code_uri, str):
+            raise TemplateError(f"{self.template_path}: {self.logical_id} has no local CodeUri")
+        return (self.template_path.parent / code_uri).resolve()
+
+
+def locate_function(path: str | Path, logical_id: str) -> LocatedFunction:
+    """Find ``logical_id`` in the template at ``path`` or in its local nested applications.
+
+    Raises:
+        TemplateError: no such function.
+    """
+    template_path = Path(path)
+    template = load_template(template_path)
+    if logical_id in resources_of_type(template, "AWS::Serverless::Function"):
+        return LocatedFunction(logical_id, template_path, template, {})
+    declared: Mapping[str, Any] = template.get("Parameters") or {}
+    for application in resources_of_type(template, "AWS::Serverless::Application").values():
+        props = application.get("Properties") or {}
+        location = props.get("Location")
+        if not isinstance(location, str) or "://" in location:
+            continue
+        nested_path = (template_path.parent / location).resolve()
+        nested = load_template(nested_path)
+        if logical_id not in resources_of_type(nested, "AWS::Serverless::Function"):
+            continue
+        parameters: dict[str, str] = {}
+        for name, value in (props.get("Parameters") or {}).items():
+            if isinstance(value, dict) and set(value) == {"Ref"}:
+                value = (declared.get(value["Ref"]) or {}).get("Default")
+            if isinstance(value, str | int | float) and not isinstance(value, bool):
+                parameters[str(name)] = str(value)
+        return LocatedFunction(logical_id, nested_path, nested, parameters)
+    raise TemplateError(f"{template_path} has no function {logical_id}")
+
+
+def _global_environment(template: Mapping[str, Any]) -> dict[str, Any]:
+    function = ((template.get("Globals") or {}).get("Function")) or {}
+    variables = (function.get("Environment") or {}).get("Variables") or {}
+    return dict(variables)
 
 
 def sample_events(directory: str | Path | None = None) -> dict[str, dict[str, Any]]:

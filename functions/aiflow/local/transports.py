@@ -116,7 +116,9 @@ class WebSocketClientTransport:
     event as a frame. There is no answer as such, so :meth:`post` collects the frames that
     arrive until none came for ``quiet_s`` (or, if none comes at all, for ``first_s``) and
     returns them as one reply (200 and an array, or 204). Frames that arrive later are
-    returned with the next event's.
+    returned with the next event's. The time that matters to a caller is the one to the
+    first frame (the quiet wait after the last one is ours): :attr:`first_frame_ms` has it
+    for every :meth:`post`, None when no frame came.
 
     Args:
         url: ``ws://`` or ``wss://`` URL.
@@ -143,6 +145,7 @@ class WebSocketClientTransport:
         self.first_s = first_s
         self.quiet_s = quiet_s
         self.on_frame = on_frame
+        self.first_frame_ms: list[float | None] = []
         self._frames: queue.Queue[str | None] = queue.Queue()
         self._stack = contextlib.ExitStack()  # a connection lives as a context manager
         try:
@@ -190,6 +193,7 @@ class WebSocketClientTransport:
         except ConnectionClosed:
             raise SimulatorError(f"{self.url} closed the connection", code="unreachable") from None
         actions: list[dict[str, Any]] = []
+        first: float | None = None
         # The platform's own notifications rarely get an answer (at most held-back actions,
         # which come at once): do not wait long for one.
         timeout = self.first_s if kind not in _PLATFORM_EVENTS else min(self.quiet_s, 0.3)
@@ -204,9 +208,12 @@ class WebSocketClientTransport:
             decoded = json.loads(text)
             frame = decoded if isinstance(decoded, list) else [decoded]
             actions.extend(frame)
+            if first is None:
+                first = (time.monotonic() - started) * 1000
             if self.on_frame is not None:
                 self.on_frame(frame, time.monotonic() - started)
             timeout = self.quiet_s
+        self.first_frame_ms.append(first)
         if not actions:
             return 204, b""
         return 200, json.dumps(actions, ensure_ascii=False).encode("utf-8")

@@ -115,6 +115,7 @@ class LocalWebSocketGateway:
         self.domain = "127.0.0.1"
         self._connections: dict[str, _Connection] = {}
         self._sent: dict[str, list[str]] = {}
+        self._first: dict[str, float] = {}  # request id -> when its first frame went out
         self._lock = threading.Lock()
         handler.sender_for = self._sender_for
 
@@ -229,9 +230,9 @@ class LocalWebSocketGateway:
 
     def _message(self, connection: _Connection, host: str, message: bytes) -> None:
         request_id = uuid.uuid4().hex
+        started = time.perf_counter()
         with self._lock:
             self._sent[request_id] = []
-        started = time.perf_counter()
         at = time.time()
         try:
             text = message.decode("utf-8")
@@ -247,8 +248,10 @@ class LocalWebSocketGateway:
             request_id=request_id,
             at=int(at * 1000),
         )
+        finished = time.perf_counter()
         with self._lock:
             sent = self._sent.pop(request_id, [])
+            first = self._first.pop(request_id, None)
         if self.on_request is not None:
             event_type, session_id = peek_event(message)
             log = RequestLog(
@@ -256,7 +259,8 @@ class LocalWebSocketGateway:
                 method="WS",
                 path=self.path,
                 status=200 if sent else 204,
-                latency_ms=(time.perf_counter() - started) * 1000,
+                # What the caller waits for: the first frame (a streamed answer goes on).
+                latency_ms=((first if first is not None else finished) - started) * 1000,
                 event_type=event_type,
                 session_id=session_id,
                 actions=sent,
@@ -315,6 +319,7 @@ class LocalWebSocketGateway:
             with self._lock:
                 if request_id in self._sent:
                     self._sent[request_id].extend(types)
+                    self._first.setdefault(request_id, time.perf_counter())
 
         return send
 

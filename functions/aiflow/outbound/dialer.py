@@ -26,11 +26,6 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from ..redact import RedactingFilter, log_failure
@@ -80,6 +75,14 @@ class Dialer:
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         """The Lambda handler: ``{"batchItemFailures": [...]}`` for SQS."""
+        # Imported here: only the dialer function ships Powertools' batch utility (the other
+        # functions' artifacts leave it out, see functions/Makefile).
+        from aws_lambda_powertools.utilities.batch import (
+            BatchProcessor,
+            EventType,
+            process_partial_response,
+        )
+
         remaining = getattr(context, "get_remaining_time_in_millis", None)
         self._deadline = remaining if callable(remaining) else None
         processor = BatchProcessor(EventType.SQS, raise_on_entire_batch_failure=False)

@@ -1,52 +1,26 @@
-"""pytest plugin: every ``*.call.yaml`` file is a test; plus an embedded DynamoDB fixture.
+"""The test items of the pytest plugin: a ``*.call.yaml`` file and each scenario in it.
 
-Enable it in a ``conftest.py``::
-
-    pytest_plugins = ["aiflow.testing.plugin"]
-
-Scenarios run in process against the assistant they name. ``--aiflow-url URL`` runs them
-against a webhook instead (e.g. ``aiflow dev`` or a deployed stack), with
-``--aiflow-token`` (default: ``$AIFLOW_API_TOKEN``).
+The plugin itself (hooks, options, fixture) is the top-level module ``pytest_aiflow``, which
+pytest loads through the ``pytest11`` entry point; it builds these items. Scenarios run in
+process against the assistant they name, or with ``--aiflow-url`` against a webhook: then
+only those of the assistant served there (``--aiflow-assistant``, default the template's
+``Assistant``) run, and scenarios of other assistants are skipped with a message.
 """
 
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
 from ..errors import AiflowError
 from .scenario import Scenario, ScenarioError, ScenarioFailure, load_scenarios, run_scenario
 
-if TYPE_CHECKING:
-    from ..local.embedded import EmbeddedDynamoDB
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    """``--aiflow-url`` and ``--aiflow-token``."""
-    group = parser.getgroup("aiflow", "aiflow call scenarios")
-    group.addoption(
-        "--aiflow-url",
-        default=None,
-        help="run *.call.yaml scenarios against this webhook URL instead of in process",
-    )
-    group.addoption(
-        "--aiflow-token",
-        default=None,
-        help="X-API-TOKEN for --aiflow-url (default: $AIFLOW_API_TOKEN)",
-    )
-
-
-def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Collector | None:
-    """Collect ``*.call.yaml`` files."""
-    if file_path.name.endswith(".call.yaml"):
-        collected: ScenarioFile = ScenarioFile.from_parent(parent, path=file_path)
-        return collected
-    return None
+ANY_ASSISTANT = "any"
+_SERVED = pytest.StashKey[str | None]()
 
 
 class ScenarioFile(pytest.File):
@@ -58,8 +32,17 @@ class ScenarioFile(pytest.File):
             scenarios = load_scenarios(self.path)
         except ScenarioError as exc:
             raise self.CollectError(exc.message) from None
+        served = served_assistant(self.config) if self.config.getoption("aiflow_url") else None
         for scenario in scenarios:
-            yield ScenarioItem.from_parent(self, name=scenario.name, scenario=scenario)
+            item = ScenarioItem.from_parent(self, name=scenario.name, scenario=scenario)
+            if served and scenario.assistant and scenario.assistant != served:
+                item.add_marker(
+                    pytest.mark.skip(
+                        reason=f"scenario of {scenario.assistant}; --aiflow-url serves {served} "
+                        "(--aiflow-assistant)"
+                    )
+                )
+            yield item
 
 
 class ScenarioItem(pytest.Item):
@@ -92,13 +75,21 @@ class ScenarioItem(pytest.Item):
         return self.path, self.scenario.line - 1, f"call scenario: {self.scenario.name}"
 
 
-@pytest.fixture(scope="session")
-def aiflow_dynamodb() -> Iterator[EmbeddedDynamoDB]:
-    """moto's DynamoDB on loopback with the tables of ``template.yaml`` (one per session).
+def served_assistant(config: pytest.Config) -> str | None:
+    """The assistant behind ``--aiflow-url``: ``--aiflow-assistant``, else the ``Assistant``
+    parameter of the ``template.yaml`` in or above the root directory; None: any."""
+    if _SERVED in config.stash:
+        return config.stash[_SERVED]
+    chosen: str | None = config.getoption("aiflow_assistant")
+    if chosen is None:
+        from ..local.template import TemplateError, deployed_assistant, find_project_template
 
-    ``aiflow_dynamodb.store()`` is a DynamoDBStore for ``CallSimulator(..., store=...)``.
-    """
-    from ..local.embedded import EmbeddedDynamoDB
-
-    with EmbeddedDynamoDB(prefix=f"test-{secrets.token_hex(3)}-") as db:
-        yield db
+        template = find_project_template(Path(config.rootpath))
+        try:
+            chosen = deployed_assistant(template) if template is not None else None
+        except TemplateError:
+            chosen = None
+    if chosen == ANY_ASSISTANT:
+        chosen = None
+    config.stash[_SERVED] = chosen
+    return chosen

@@ -28,16 +28,25 @@ pytestmark = pytest.mark.slow
 class Process:
     """A child process whose output lines are collected as they come."""
 
-    def __init__(self, args: list[str], *, env: dict[str, str], cwd: Path = ROOT) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        *,
+        env: dict[str, str],
+        cwd: Path = ROOT,
+        command: list[str] | None = None,
+        session: bool = False,
+    ) -> None:
         self.lines: queue.Queue[str] = queue.Queue()
         self.seen: list[str] = []
         self.popen = subprocess.Popen(
-            [sys.executable, "-m", "aiflow.dev.cli", *args],
+            command or [sys.executable, "-m", "aiflow.dev.cli", *args],
             cwd=cwd,
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            start_new_session=session,
         )
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -160,8 +169,45 @@ def test_without_a_token_the_dev_server_makes_one_and_prints_a_curl(tmp_path: Pa
     assert curl.group(1) == token
     assert len(token) >= 24
     banner = "\n".join(process.seen)
-    assert re.search(rf"aiflow call http://127\.0\.0\.1:\d+/webhook --token {token}", banner)
+    # aiflow call finds the token itself (.aiflow/dev.json): none on a command line.
+    assert re.search(r"^    aiflow call http://127\.0\.0\.1:\d+/webhook$", banner, re.MULTILINE)
+    assert f"--token {token}" not in banner
     assert "curl -sS -i http://127.0.0.1:" in banner
+
+
+def test_the_readme_two_terminals_dev_then_call_without_a_token(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / "sub").mkdir(parents=True)
+    (project / "template.yaml").write_text((ROOT / "template.yaml").read_text())
+    env = environment(PYTHONPATH=str(ROOT))
+    del env["AIFLOW_API_TOKEN"]
+    dev = Process(["dev", "tests.examples.hello:assistant", "--port", "0"], env=env, cwd=project)
+    state = project / ".aiflow" / "dev.json"
+    try:
+        dev.wait_for(r"^  token\s+\S+\s+generated")
+        dev.wait_for(r"Ctrl-C stops")
+        assert state.stat().st_mode & 0o777 == 0o600, "the token file is the user's only"
+        assert state.parent.stat().st_mode & 0o777 == 0o700
+        saved = json.loads(state.read_text())
+        assert saved["target"] == "tests.examples.hello:assistant"
+
+        # The second terminal, anywhere in the project: no URL, no token.
+        call = subprocess.run(
+            [sys.executable, "-m", "aiflow.dev.cli", "call", "--script", "-"],
+            input="Hello there\nbye\n",
+            cwd=project / "sub",
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    finally:
+        assert dev.stop() == 0
+
+    assert call.returncode == 0, call.stdout + call.stderr
+    assert f"Calling {saved['url']}" in call.stdout
+    assert "assistant › You said: Hello there" in call.stdout
+    assert not state.exists(), "the dev server removes its token file when it stops"
 
 
 def test_reload_restarts_the_server_when_a_source_file_changes(tmp_path: Path) -> None:
