@@ -146,7 +146,8 @@ class Webhook:
         report = TurnReport(event_type=event.type, session_id=event.session.id)
         report.fallback, report.reason = True, "token_unavailable"
         if event.type not in ("session_end", "assistant_speak", "user_speech_started"):
-            report.actions = self.engine.assistant.fallback_reply(event.session.id)
+            assistant = self.engine.assistant_for(event)
+            report.actions = assistant.fallback_reply(event.session.id)
         return self.answer(event, report)
 
 

@@ -172,7 +172,10 @@ def _env_overrides(path: Path, logical_id: str) -> dict[str, str]:
 def _dynamodb(stack: ExitStack, args: argparse.Namespace, template: Path) -> str:
     """Point the process at a DynamoDB; returns its description."""
     if args.dynamodb == "embedded":
-        db = stack.enter_context(EmbeddedDynamoDB(template))
+        # A table of its own per invocation: moto keeps data per process, and a sample's
+        # call ended by an earlier invocation would answer nothing (ended calls get 204).
+        prefix = f"aiflow-invoke-{uuid.uuid4().hex[:8]}-"
+        db = stack.enter_context(EmbeddedDynamoDB(template, prefix=prefix))
         os.environ.update(db.environment())
         return f"embedded moto, table {db.table_name()}"
     table = args.table or os.environ.get("AIFLOW_TABLE_NAME")

@@ -21,6 +21,7 @@ from ..assistant import Assistant
 from ..auth import TokenSource
 from ..deadline import Deferrer
 from ..redact import log_failure
+from ..routing import Router
 from ..settings import Settings
 from ..store.base import CallStore
 from ..webhook import Webhook
@@ -34,7 +35,7 @@ _SAFETY_MS = 300
 
 
 def lambda_handler(
-    assistant: Assistant,
+    assistant: Assistant | Router,
     *,
     store: CallStore | None = None,
     token: str | TokenSource | None = None,
@@ -78,6 +79,14 @@ def lambda_handler(
         )
         content_type = "application/json" if reply.body is not None else None
         return Response(status_code=reply.status, content_type=content_type, body=reply.body)
+
+    @app.route(
+        "/webhook", method=["GET", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+    )  # template.yaml routes ANY /webhook here, so that a wrong method is told what is right
+    def _wrong_method() -> Response[str]:
+        response = _json(405, "method_not_allowed", "the webhook takes POST only")
+        response.headers["Allow"] = "POST"
+        return response
 
     @app.not_found
     def _not_found(_: Exception) -> Response[str]:

@@ -22,6 +22,7 @@ from typing import Any
 
 from ..assistant import Assistant
 from ..errors import AiflowError
+from ..routing import Router
 from .http import lambda_handler
 from .websocket import websocket_handler
 from .worker import worker_handler
@@ -33,7 +34,7 @@ _FIX = (
     "package next to aiflow in the deployment (the folder of the template's CodeUri)"
 )
 
-ENTRY_POINTS: dict[str, Callable[[Assistant], Any]] = {
+ENTRY_POINTS: dict[str, Callable[[Assistant | Router], Any]] = {
     "webhook": lambda_handler,
     "worker": worker_handler,  # finishes turns that outran the time budget
     "websocket": websocket_handler,  # $connect, $default, $disconnect
@@ -60,8 +61,9 @@ def assistant_spec(env: Mapping[str, str] | None = None) -> str:
     return spec
 
 
-def load_assistant(spec: str) -> Assistant:
-    """Import ``module:object`` and check it is an :class:`~aiflow.Assistant`.
+def load_assistant(spec: str) -> Assistant | Router:
+    """Import ``module:object`` and check it is an :class:`~aiflow.Assistant` (or a
+    :class:`~aiflow.routing.Router` of several).
 
     Raises:
         AssistantSettingError: the module is missing or has no such Assistant. Errors
@@ -84,9 +86,10 @@ def load_assistant(spec: str) -> Assistant:
             raise AssistantSettingError(
                 f"{ASSISTANT_ENV}={spec!r}: {module_name} has no attribute {attribute!r}: {_FIX}"
             ) from None
-    if not isinstance(obj, Assistant):
+    if not isinstance(obj, Assistant | Router):
         raise AssistantSettingError(
-            f"{ASSISTANT_ENV}={spec!r} is a {type(obj).__name__}, not an aiflow.Assistant: {_FIX}"
+            f"{ASSISTANT_ENV}={spec!r} is a {type(obj).__name__}, not an aiflow.Assistant "
+            f"or Router: {_FIX}"
         )
     return obj
 

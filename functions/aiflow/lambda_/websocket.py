@@ -29,6 +29,7 @@ from typing import Any
 
 from ..assistant import Assistant
 from ..auth import TokenSource
+from ..routing import Router
 from ..settings import Settings
 from ..store.base import CallStore, Connections
 from ..streaming import Sender
@@ -52,7 +53,7 @@ class WebSocketHandler:
 
     def __init__(
         self,
-        assistant: Assistant,
+        assistant: Assistant | Router,
         *,
         store: CallStore | None = None,
         connections: Connections | None = None,
@@ -148,7 +149,7 @@ class WebSocketHandler:
 
 
 def websocket_handler(
-    assistant: Assistant,
+    assistant: Assistant | Router,
     *,
     store: CallStore | None = None,
     connections: Connections | None = None,

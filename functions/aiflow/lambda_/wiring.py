@@ -3,12 +3,19 @@ which store, which worker, which budgets."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from ..assistant import Assistant
 from ..deadline import Deferrer
+from ..routing import Router
 from ..settings import Settings
 from ..store.base import CallStore, Connections, HasConnections
 from ..store.memory import MemoryStore
 from ..turns import TurnEngine, TurnLimits
+
+if TYPE_CHECKING:
+    from ..outbound.contexts import OutboundContexts
 
 
 def default_store(settings: Settings) -> CallStore:
@@ -48,20 +55,45 @@ def limits(settings: Settings) -> TurnLimits:
 
 
 def build_engine(
-    assistant: Assistant,
+    target: Assistant | Router,
     settings: Settings,
     *,
     store: CallStore | None = None,
     deferrer: Deferrer | None = None,
 ) -> TurnEngine:
-    """The engine of one function: the given or default store and worker."""
-    return TurnEngine(
-        assistant,
-        store if store is not None else default_store(settings),
+    """The engine of one function: the given or default store and worker, and the outbound
+    call contexts next to the calls."""
+    call_store = store if store is not None else default_store(settings)
+    engine = TurnEngine(
+        target,
+        call_store,
         limits=limits(settings),
         deferrer=deferrer if deferrer is not None else default_deferrer(settings),
         redact_logs=settings.redact_logs,
     )
+    engine.outbound = _outbound_contexts(call_store)
+    return engine
+
+
+def _outbound_contexts(store: CallStore) -> Callable[[], OutboundContexts | None]:
+    """Outbound call contexts next to the calls in DynamoDB (where ``aiflow dial`` leaves
+    them), built on the first outbound call: an inbound line never imports aiflow.outbound.
+    Other stores have none (tests wire :class:`~aiflow.outbound.MemoryOutboundContexts`)."""
+    built: list[OutboundContexts | None] = []
+
+    def contexts() -> OutboundContexts | None:
+        if not built:
+            from ..store.dynamodb import DynamoDBStore
+
+            found: OutboundContexts | None = None
+            if isinstance(store, DynamoDBStore):
+                from ..outbound.contexts import DynamoDBOutboundContexts
+
+                found = DynamoDBOutboundContexts(store.table_name, client=store.client)
+            built.append(found)
+        return built[0]
+
+    return contexts
 
 
 def connections_of(store: CallStore) -> Connections:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..assistant import Assistant
+from ..routing import Router
 from ..settings import Settings
 from ..store.base import CallStore
 from .observability import Observer
@@ -23,7 +24,10 @@ WorkerHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
 def worker_handler(
-    assistant: Assistant, *, store: CallStore | None = None, settings: Settings | None = None
+    assistant: Assistant | Router,
+    *,
+    store: CallStore | None = None,
+    settings: Settings | None = None,
 ) -> WorkerHandler:
     """Turn ``assistant`` into the worker Lambda handler for its slow turns."""
     settings = settings or Settings.from_env()

@@ -68,11 +68,6 @@ def test_the_context_counts_down_the_remaining_time() -> None:
     assert context.invoked_function_arn.endswith(":function:aiflow-local")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the lead's aiflow/lambda_/http.py: Powertools answers an unrouted method 404; "
-    "template.yaml routes ANY /webhook to the function, which must say 405 Allow: POST",
-)
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
 def test_another_method_on_the_webhook_is_405_with_allow_post(method: str) -> None:
     from aiflow.lambda_ import Settings, lambda_handler

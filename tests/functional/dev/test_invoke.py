@@ -5,6 +5,7 @@ embedded DynamoDB."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -50,7 +51,7 @@ def test_a_sample_event_of_infra_events_runs_against_the_embedded_table(
     status, out = invoke(capsys, "infra/events/dtmf_received.json")
 
     assert status == 0
-    assert "DynamoDB: embedded moto, table aiflow-local-CallsTable" in out
+    assert re.search(r"DynamoDB: embedded moto, table aiflow-invoke-[0-9a-f]{8}-CallsTable", out)
     assert "HTTP 200" in out and '"type": "speak"' in out
 
 
