@@ -90,8 +90,14 @@ class Router:
         return [*self._by_name.values(), self._unrouted]
 
     def for_session(self, session: Session) -> Assistant:
-        """The assistant of a new call with this ``session`` object."""
-        for number in (session.phone_number, session.to_phone_number):
+        """The assistant of a new call with this ``session`` object: by the AI Flow number
+        (``phone_number``; the called number of an inbound call, the calling number of an
+        outbound one)."""
+        if session.direction == "outbound":
+            numbers = (session.from_phone_number, session.phone_number)
+        else:
+            numbers = (session.phone_number, session.to_phone_number)
+        for number in numbers:
             if number:
                 chosen = self._routes.get(number_key(number))
                 if chosen is not None:

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 from aiflow import (
     BargeInPolicy,
-    BaseAction,
     Call,
     HangupAction,
     SpeakAction,
@@ -29,6 +28,7 @@ from aiflow import (
 from aiflow.clock import SYSTEM_CLOCK
 from aiflow.redact import log_failure
 
+from .answer import Answer, Item
 from .config import (
     OPENING_HOURS_TOPIC,
     ConfigError,
@@ -58,9 +58,6 @@ from .texts import (
 
 logger = logging.getLogger("receptionist")
 
-Item = str | BaseAction
-Answer = Item | Sequence[Item] | None
-"""What a responder returns: what handlers may return (a str is spoken)."""
 Clock = Callable[[], int]
 
 # Closing sentences must be heard in full: the hangup or transfer waits for their end.

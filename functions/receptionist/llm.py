@@ -19,8 +19,8 @@ from typing import Any
 from aiflow import Call
 from aiflow.agents import BedrockAgent
 
+from .answer import Answer
 from .config import ReceptionistConfig, localized
-from .engine import Answer
 from .hours import WeeklyHours
 
 PROMPTS = {
