@@ -296,3 +296,11 @@ def test_aiflow_dev_serves_the_console_and_says_where() -> None:
 
     assert page[0] == 200 and b'role="log"' in page[2]
     assert (session["token"], session["assistant"]) == (TOKEN, "hello")
+
+
+def test_a_server_on_every_address_names_its_console_by_loopback() -> None:
+    from aiflow.dev.run import console_url
+
+    handler = lambda_handler(hello, store=MemoryStore(), token="t" * 20, settings=Settings())
+    with DevServer(handler, host="0.0.0.0", port=0) as server:
+        assert console_url(server) == f"http://127.0.0.1:{server.port}/"

@@ -58,7 +58,7 @@ const page = {
 function playback(action, text, durationMs) {
   const factor = Number(ui.speed.value);
   if (ui.speakAloud.checked && offers.synthesis) {
-    if (action.type === "speak") return spoken(text, action.tts?.language);
+    if (action.type === "speak") return spoken(text, action.tts?.language, durationMs * 3 + 3000);
     if (action.type === "audio" && action.audio) return played(action.audio);
   }
   return timed(durationMs * factor);

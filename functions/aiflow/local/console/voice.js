@@ -20,20 +20,30 @@ export function timed(ms) {
   return { ended, stop: () => clearTimeout(timer) };
 }
 
-/** Speech the browser says aloud (speechSynthesis), in `lang` when it has such a voice. */
-export function spoken(text, lang) {
+/**
+ * Speech the browser says aloud (speechSynthesis), in `lang` when it has such a voice. A
+ * browser without voices may never report the end: after `latestMs` it counts as ended.
+ */
+export function spoken(text, lang, latestMs) {
   let stopped = false;
+  let timer;
   const utterance = new SpeechSynthesisUtterance(text);
   if (lang) utterance.lang = lang;
   const ended = new Promise((resolve) => {
-    utterance.onend = () => stopped || resolve();
-    utterance.onerror = () => stopped || resolve();
+    const done = () => {
+      clearTimeout(timer);
+      if (!stopped) resolve();
+    };
+    utterance.onend = done;
+    utterance.onerror = done;
+    timer = setTimeout(done, latestMs);
   });
   speechSynthesis.speak(utterance);
   return {
     ended,
     stop: () => {
       stopped = true;
+      clearTimeout(timer);
       speechSynthesis.cancel();
     },
   };
