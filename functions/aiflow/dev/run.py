@@ -37,6 +37,7 @@ from rich.markup import escape
 
 from ..assistant import Assistant
 from ..errors import AiflowError
+from ..local.console import CallConsole
 from ..local.embedded import DevSetupError, EmbeddedDynamoDB, find_template, has_aws_credentials
 from ..local.requestlog import RequestLog
 from ..local.server import DevServer
@@ -107,6 +108,7 @@ def run_dev(options: DevOptions, console: Console) -> int:
                 port=options.port,
                 on_request=_printer(console),
                 websocket=build_websocket_handler(target),
+                console=CallConsole(handler, token=token),
             )
         except OSError as exc:
             problem = str(exc)
@@ -313,6 +315,7 @@ def _banner(
             f"  websocket [bold]{server.ws_url}[/]  (API Gateway WebSocket API → Lambda handler)"
         )
     console.print(f"  dynamodb  {escape(storage.description)}, table {escape(storage.table)}")
+    console.print(f"  console   [bold]{console_url(server)}[/]  (hold a call in your browser)")
     console.print(f"  token     {escape(token if generated else '(set)')}  [dim]{token_note}[/]")
     console.print("  try it:")
     console.print(f"    {escape(call_cmd)}", highlight=False, soft_wrap=True)
@@ -325,6 +328,15 @@ def _banner(
     console.print(
         "[dim]  one line per event: time, call, event, status, actions, latency. Ctrl-C stops.[/]"
     )
+
+
+def console_url(server: DevServer) -> str:
+    """Where the browser console opens: the server's URL, by loopback when it listens on
+    every address (the console answers this machine only)."""
+    if server.host in ("0.0.0.0", "::"):
+        loopback = "[::1]" if server.host == "::" else "127.0.0.1"
+        return f"http://{loopback}:{server.port}/"
+    return f"{server.url}/"
 
 
 def _ignore_further_signals() -> None:

@@ -12,10 +12,13 @@ import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .gateway import GatewayResponse, LambdaHandler, LocalGateway
 from .requestlog import RequestLog, action_types, peek_event
+
+if TYPE_CHECKING:
+    from .console import CallConsole
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # what API Gateway accepts
 
@@ -31,6 +34,8 @@ class DevServer:
         on_request: called with a :class:`RequestLog` after each request.
         websocket: the WebSocket Lambda handler (:func:`aiflow.lambda_.websocket_handler`)
             to serve at ``/ws``; None: no WebSocket.
+        console: the browser call console (:class:`aiflow.local.console.CallConsole`),
+            which answers ``/`` and ``/__aiflow/...``; None: every path goes to the handler.
     """
 
     def __init__(
@@ -41,8 +46,10 @@ class DevServer:
         port: int = 3000,
         on_request: Callable[[RequestLog], None] | None = None,
         websocket: Any | None = None,
+        console: CallConsole | None = None,
     ) -> None:
         self.gateway = LocalGateway(handler)
+        self.console = console
         self.on_request = on_request
         self.websocket = None
         if websocket is not None:
@@ -149,6 +156,13 @@ def _handler_class(server: DevServer) -> type[BaseHTTPRequestHandler]:
                 self._send(413, b'{"message":"Request Entity Too Large"}', close=True)
                 return
             body = self.rfile.read(length) if length else b""
+            if server.console is not None and server.console.wants(self.path):
+                headers = dict(self.headers.items())
+                answer = server.console.respond(
+                    self.command, self.path, headers, self.client_address[0]
+                )
+                self._send(answer.status, answer.body, headers=answer.headers)
+                return
             response = server.handle(self.command, self.path, dict(self.headers.items()), body)
             self._send(response.status, response.body, headers=response.headers)
 
