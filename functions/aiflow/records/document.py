@@ -41,6 +41,7 @@ from ..protocol.actions import (
     SpeakAction,
     TransferAction,
 )
+from ..protocol.phone import to_e164
 from ..redact import mask_number
 
 RECORD_KEY = "record"
@@ -102,9 +103,10 @@ def reply_items(
             text = action.text if action.text is not None else strip_tags(action.ssml or "")
             items.append({"say": cut_text(text, max_text_chars)})
         elif isinstance(action, TransferAction):
-            items.append({"do": "transfer", "to": action.target_phone_number})
+            items.append({"do": "transfer", "to": to_e164(action.target_phone_number)})
         elif isinstance(action, SendSmsAction):
-            to = mask_number(action.phone_number) if mask else action.phone_number
+            to = to_e164(action.phone_number) or action.phone_number
+            to = mask_number(to) if mask else to
             items.append({"do": "send_sms", "to": to})
         else:
             items.append({"do": action.type})

@@ -33,6 +33,7 @@ from ..protocol.events import (
     UserBargeInEvent,
     UserSpeakEvent,
 )
+from ..protocol.phone import to_e164
 from ..redact import log_failure
 from ..report import TurnReport
 from . import document as records
@@ -95,8 +96,8 @@ class CallRecorder:
         self, call: Call[Any], event: BaseEvent, report: TurnReport, policy: RecordPolicy
     ) -> None:
         existing = call.extras.get(RECORD_KEY)
-        doc = existing if isinstance(existing, dict) else self._new(call, policy)
         at = _arrival(call, report)
+        doc = existing if isinstance(existing, dict) else self._new(call, policy, at)
         trouble = self._take_trouble(call.session_id)
         if trouble is not None:
             noted = records.new_entry("store_trouble", at)
@@ -123,10 +124,11 @@ class CallRecorder:
         records.bound(doc, policy.max_bytes)
         call.extras[RECORD_KEY] = doc  # the same object when it existed: changed in place
 
-    def _new(self, call: Call[Any], policy: RecordPolicy) -> dict[str, Any]:
+    def _new(self, call: Call[Any], policy: RecordPolicy, at: int) -> dict[str, Any]:
         return records.new_record(
             session_id=call.session_id,
-            started_at=call.started_at,
+            # A new call started when its first event arrived (the call object is made later).
+            started_at=min(at, call.started_at) if call.is_new else call.started_at,
             direction=call.direction,
             caller=call.caller,
             called=call.called,
@@ -163,7 +165,7 @@ class CallRecorder:
         elif kind == "session_start" and call.resumed:
             entry["resumed"] = True
             if call.previous_status == "transferring" and call.transferred_to:
-                entry["transfer_failed"] = call.transferred_to
+                entry["transfer_failed"] = to_e164(call.transferred_to)
         reply = records.reply_items(
             actions, max_text_chars=policy.max_text_chars, mask=policy.mask_numbers
         )
