@@ -182,12 +182,15 @@ def _list(source: Source, args: argparse.Namespace, console: Any) -> int:
     from rich.table import Table
 
     table = Table(title=f"Call records — {escape(source.description)}", title_justify="left")
-    for column in ("started", "call", "duration", "from", "to", "turns", "outcome"):
-        table.add_column(column, justify="right" if column == "turns" else "left")
+    for column in ("started (UTC)", "call", "duration", "from", "to", "turns", "outcome"):
+        wraps = column == "outcome"
+        table.add_column(
+            column, justify="right" if column == "turns" else "left", no_wrap=not wraps
+        )
     for row in rows:
         table.add_row(
             format_time(row.started_at).removesuffix(" UTC"),
-            row.session_id,
+            row.session_id[:8],  # show and delete take the start of an id
             format_duration(row.duration_ms) if row.duration_ms is not None else "—",
             escape(row.caller or "withheld"),
             escape(row.called or ""),
@@ -197,6 +200,8 @@ def _list(source: Source, args: argparse.Namespace, console: Any) -> int:
     console.print(table)
     if not rows:
         console.print("[dim]no calls recorded in this time[/]")
+    else:
+        console.print("[dim]aiflow calls show ID (the start of an id will do) · --json[/]")
     return 0
 
 

@@ -35,6 +35,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..history import Playback, Turn, speech_key, strip_tags, trim_interrupted
+from ..merge import MERGERS
 from ..protocol.actions import (
     Action,
     SendSmsAction,
@@ -317,3 +318,8 @@ def merge_record(loaded: Any, ours: Any, fresh: Any) -> dict[str, Any] | None:
     if cuts:
         merged["cut"] = max(cuts, key=lambda c: int(c.get("turns", 0)))
     return merged
+
+
+# Two events' records merge instead of making one of them run its handler again; registered
+# wherever records are written (the recorder imports this module).
+MERGERS[RECORD_KEY] = merge_record

@@ -24,7 +24,6 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
-from .. import merge
 from ..call import Call
 from ..clock import SystemClock
 from ..protocol.events import (
@@ -262,7 +261,3 @@ def recorder_of(engine: Any) -> CallRecorder | None:
         if isinstance(owner, CallRecorder):
             return owner
     return None
-
-
-# Two events' records merge instead of making one of them run its handler again.
-merge.MERGERS[RECORD_KEY] = records.merge_record
