@@ -48,7 +48,7 @@ _STORE_REASONS = frozenset(
     {"store_unavailable", "store_throttled", "store_conflict", "store_write_unknown", "outage"}
 )
 # Events whose entry is only worth its write when the assistant did something then.
-_QUIET_EVENTS = frozenset({"assistant_speech_ended", "session_end", "sms_failed"})
+_QUIET_EVENTS = frozenset({"assistant_speech_ended", "session_end"})
 
 
 class CallRecorder:

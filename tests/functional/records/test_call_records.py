@@ -9,8 +9,7 @@ from __future__ import annotations
 import json
 import time
 
-import pytest
-
+from aiflow import Assistant
 from aiflow.records import RecordPolicy, transcript_lines
 from aiflow.records.store import item_record
 
@@ -237,8 +236,7 @@ def test_records_are_off_by_default_no_item_and_no_request(desk: Desk) -> None:
     assert {table for _, table in made} == {desk.calls_table}
 
 
-@pytest.mark.parametrize("kind", ["webhook"])
-def test_a_record_costs_no_request_of_its_own_but_one_put_per_call(desk: Desk, kind: str) -> None:
+def test_a_record_costs_no_request_of_its_own_but_one_put_per_call(desk: Desk) -> None:
     """Event by event, the same requests with and without records; at the end one PutItem to
     the records table."""
     assert desk.requests is not None
@@ -282,3 +280,21 @@ def test_an_outbound_call_masks_the_called_number(desk: Desk) -> None:
     assert record["direction"] == "outbound"
     assert record["called"] == "+49*********00"
     assert record["outcome"]["ended_by"] == "callee"
+
+
+def test_a_silence_nothing_handles_is_the_one_event_written_for_the_record_alone(
+    desk: Desk,
+) -> None:
+    """Without a handler and with nothing held, a silence changes nothing but the record:
+    recording it costs that event a PutItem (every other event writes anyway or not at all)."""
+    assert desk.requests is not None
+
+    def silence_requests(record_calls: bool) -> list[tuple[str, str]]:
+        quiet = Assistant(f"quiet-{record_calls}", record_calls=record_calls)
+        quiet.on_session_start(lambda: "Hello.")
+        call = desk.call(desk.webhook(quiet))
+        call.start()
+        return desk.requests.during(call.stay_silent)
+
+    assert silence_requests(False) == [("GetItem", desk.calls_table)]
+    assert silence_requests(True) == [("GetItem", desk.calls_table), ("PutItem", desk.calls_table)]
