@@ -7,6 +7,7 @@ each request per table, so a test can say which requests a record costs.
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -150,6 +151,15 @@ class Desk:
             TableName=self.calls_table, Key={"session_id": {"S": session_id}}
         )
         return item_doc(found["Item"])
+
+
+def post(call: CallSimulator, event: dict[str, Any]) -> tuple[int, bytes]:
+    """One raw event to the webhook, without playing the platform's part afterwards."""
+    body = json.dumps({**event, "session": {"id": call.session_id}}).encode()
+    headers = {"Content-Type": "application/json", "X-API-TOKEN": TOKEN}
+    status, raw = call.transport.post(body, headers)
+    assert status in (200, 204), raw
+    return status, raw
 
 
 @pytest.fixture(scope="package")

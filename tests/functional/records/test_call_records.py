@@ -9,13 +9,17 @@ from __future__ import annotations
 import json
 import time
 
+from botocore.exceptions import EndpointConnectionError
+
 from aiflow import Assistant
 from aiflow.records import RecordPolicy, transcript_lines
 from aiflow.records.store import item_record
 
-from .conftest import CALLER, LONG_SENTENCE, TRANSFER_TARGET, Desk, front_desk
+from ..webhook.test_outages import failing
+from .conftest import CALLER, LONG_SENTENCE, TRANSFER_TARGET, Desk, front_desk, post
 
 DAY_S = 86_400
+STORE_DOWN = EndpointConnectionError(endpoint_url="https://dynamodb.eu-central-1.amazonaws.com")
 
 
 def only_record(desk: Desk) -> dict:
@@ -298,3 +302,37 @@ def test_a_silence_nothing_handles_is_the_one_event_written_for_the_record_alone
 
     assert silence_requests(False) == [("GetItem", desk.calls_table)]
     assert silence_requests(True) == [("GetItem", desk.calls_table), ("PutItem", desk.calls_table)]
+
+
+def test_turns_lost_to_a_store_outage_are_noted_when_the_store_is_back(desk: Desk) -> None:
+    call = desk.call(desk.webhook(front_desk(record_calls=True)))
+    call.start()
+    with failing(desk.client, "GetItem", STORE_DOWN):
+        for _ in range(3):  # the third failure in a row ends the call politely
+            status, body = post(call, {"type": "user_speak", "text": "is anybody there?"})
+    assert b"hangup" not in body  # the outage sentence; the hangup waits for its end
+    post(call, {"type": "assistant_speech_ended"})  # the owed hangup, from this process
+    call.send({"type": "session_end"})  # the store is back
+
+    record = desk.records().get(call.session_id)
+    noted = next(t for t in record["turns"] if t["event"] == "store_trouble")
+    assert noted["failures"] >= 3 and noted["outage"] is True
+    assert record["outcome"]["ended_by"] == "outage"
+    assert record["outcome"]["store_failures"] == noted["failures"]
+    lines = [line.text for line in transcript_lines(record)]
+    assert any("failed to reach the call store" in text for text in lines)
+
+
+def test_a_short_store_failure_is_counted_and_the_call_goes_on(desk: Desk) -> None:
+    call = desk.call(desk.webhook(front_desk(record_calls=True)))
+    call.start()
+    with failing(desk.client, "GetItem", STORE_DOWN):
+        post(call, {"type": "user_speak", "text": "hello?"})  # the caller hears the fallback
+    call.say("hello again")
+    call.hang_up()
+
+    record = desk.records().get(call.session_id)
+    events = [t["event"] for t in record["turns"]]
+    assert events[:3] == ["session_start", "store_trouble", "user_speak"]
+    assert record["outcome"]["store_failures"] == 1
+    assert record["outcome"]["ended_by"] == "caller"

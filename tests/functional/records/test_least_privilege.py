@@ -19,7 +19,7 @@ from aiflow.lambda_.worker import worker_handler
 from aiflow.local.template import load_template, resources_of_type
 from aiflow.store.dynamodb import DynamoDBStore
 
-from .conftest import TOKEN, Desk, Requests
+from .conftest import TOKEN, Desk, Requests, post
 
 REPO = Path(__file__).resolve().parents[3]
 ROOT = load_template(REPO / "template.yaml")
@@ -199,15 +199,6 @@ def test_only_the_webhook_and_websocket_roles_may_write_records_and_only_when_sw
                 assert condition in ("CallRecordsEnabled", "HasCallRecordsTable")
                 assert off == {"Ref": "AWS::NoValue"}
     assert writers == {"WebhookRole", "WebSocketRole"}
-
-
-def post(call: Any, event: dict[str, Any]) -> tuple[int, bytes]:
-    """One raw event to the webhook, without playing the platform's part afterwards."""
-    body = json.dumps({**event, "session": {"id": call.session_id}}).encode()
-    headers = {"Content-Type": "application/json", "X-API-TOKEN": TOKEN}
-    status, raw = call.transport.post(body, headers)
-    assert status in (200, 204), raw
-    return status, raw
 
 
 def ws_request(route: str, connection: str, **extra: Any) -> dict[str, Any]:

@@ -107,6 +107,7 @@ def test_a_record_is_read_back_whole_and_deleted_per_call(store: RecordStore) ->
     assert [r.session_id for r in store.list(until=NOW + timedelta(minutes=1))] == ["keep"]
 
 
+@pytest.mark.filterwarnings("ignore:Dimension 'EventType' has already been added")
 def test_deleting_a_finished_call_also_deletes_its_call_item_but_not_a_live_one(
     desk: Desk,
 ) -> None:
