@@ -60,6 +60,7 @@ from .protocol import (
     speak,
     transfer,
 )
+from .records.policy import RecordPolicy
 from .replies import AfterSpeech, Reply, after_speech
 from .report import TurnReport
 from .streaming import send, streaming
@@ -96,6 +97,7 @@ __all__ = [
     "MixAudioAction",
     "Outbound",
     "OutagePolicy",
+    "RecordPolicy",
     "Reply",
     "SendSmsAction",
     "Session",

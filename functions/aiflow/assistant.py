@@ -51,6 +51,7 @@ from .protocol.events import (
     UserSpeakEvent,
     UserSpeechStartedEvent,
 )
+from .records.policy import RecordOption, check_option
 from .replies import ENDS_SPEECH, SPEECH, AfterSpeech, Reply, after_speech, flatten, split
 from .streaming import Channel, using
 
@@ -78,6 +79,9 @@ class Assistant:
         language: BCP-47 language of the assistant (picks the built-in sentences).
         fallback: what the caller hears when a handler fails.
         policy: fillers, limits and outage behaviour (see :class:`~aiflow.TurnPolicy`).
+        record_calls: keep a record of each call (:mod:`aiflow.records`; personal data):
+            True or a :class:`~aiflow.RecordPolicy` records, False never does, None (the
+            default) follows the deployment's ``AIFLOW_RECORD_CALLS``.
     """
 
     def __init__(
@@ -91,6 +95,7 @@ class Assistant:
         language: str = "en-US",
         fallback: str | None = None,
         policy: TurnPolicy | None = None,
+        record_calls: RecordOption = None,
     ) -> None:
         self.name = name
         self.state_model = state
@@ -99,6 +104,7 @@ class Assistant:
         self.user_input_timeout = user_input_timeout
         self.language = language
         self.policy = policy or TurnPolicy()
+        self.record_calls = check_option(record_calls)
         self.fallback = fallback or by_language(FALLBACKS, language)
         self._handlers: dict[str, Handler] = {}
         self._fallback_speech = speak(self.fallback)  # validated now, not on a live call

@@ -18,6 +18,7 @@ value win, for a turn the caller already heard part of, which must not run twice
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 _MISSING: Any = object()
@@ -25,6 +26,10 @@ _MISSING: Any = object()
 _VOLATILE = frozenset({"turn"})
 # Lists whose entries are only ever appended (by key), so both sides' additions are kept.
 _APPEND_ONLY = ("history",)
+MERGERS: dict[str, Callable[[Any, Any, Any], Any]] = {}
+"""Fields of framework features (``call.extras``) that both sides may change and that know
+how to merge: name -> merger(loaded, ours, fresh) returning the merged value, or None when
+they cannot be merged. The call record registers one (``aiflow.records``)."""
 
 
 def merge_docs(
@@ -49,6 +54,13 @@ def merge_docs(
         if mine == old:
             continue  # we did not change it: keep the newer value
         theirs = fresh.get(name, _MISSING)
+        merger = MERGERS.get(name)
+        both = mine is not _MISSING and theirs is not _MISSING
+        if theirs != old and merger is not None and both:
+            value = merger(None if old is _MISSING else old, mine, theirs)
+            if value is not None:
+                merged[name] = value
+                continue
         if theirs != old and not prefer_ours:
             # Both changed it: even to the same value, two events may have consumed the same
             # thing (two speech ends releasing one held hangup). Only a rerun can tell.

@@ -7,6 +7,7 @@ records and the test simulator read the same object.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +56,7 @@ class TurnReport:
         reruns: lost races that ran the handler again.
         settled: how a save with an unknown outcome was settled (``landed``/``not_landed``).
         stored: the call document as saved by this turn (None if nothing was saved).
+        started: ``time.monotonic()`` when the event arrived (see :attr:`elapsed_ms`).
     """
 
     event_type: str | None = None
@@ -78,6 +80,13 @@ class TurnReport:
     reruns: int = 0
     settled: str | None = None
     stored: dict[str, Any] | None = None
+    started: float = field(default_factory=time.monotonic, repr=False, compare=False)
+
+    @property
+    def elapsed_ms(self) -> float:
+        """Time since the event arrived; ``total_ms`` is only known once the turn is over
+        (a recorder, running before the save, reads this)."""
+        return (time.monotonic() - self.started) * 1000
 
     @property
     def action_types(self) -> list[str]:

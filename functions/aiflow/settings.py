@@ -40,6 +40,12 @@ class Settings:
         worker_function: ``AIFLOW_WORKER_FUNCTION``, the asynchronous worker for slow turns.
         ws_endpoint: ``AIFLOW_WS_ENDPOINT``, a fixed WebSocket callback URL (custom domain).
         bedrock_model_id: ``AIFLOW_BEDROCK_MODEL_ID``, the model of Bedrock-based assistants.
+        record_calls: ``AIFLOW_RECORD_CALLS`` (default false; template parameter
+            ``EnableCallRecords``): record the calls of every assistant that does not say
+            ``record_calls=False`` (see :mod:`aiflow.records`).
+        records_table: ``AIFLOW_RECORDS_TABLE``, the DynamoDB table of finished call records.
+        record_retention_days: ``AIFLOW_RECORD_RETENTION_DAYS`` (default 30; template
+            parameter ``CallRecordRetentionDays``): how long a finished record is kept.
         in_lambda: ``AWS_LAMBDA_FUNCTION_NAME`` is set (create clients during init).
         service: ``POWERTOOLS_SERVICE_NAME`` (default: the assistant's name).
         metrics_namespace: ``POWERTOOLS_METRICS_NAMESPACE`` (default ``AiFlow``).
@@ -57,6 +63,9 @@ class Settings:
     worker_function: str | None = None
     ws_endpoint: str | None = None
     bedrock_model_id: str | None = None
+    record_calls: bool = False
+    records_table: str | None = None
+    record_retention_days: int = 30
     in_lambda: bool = False
     service: str | None = None
     metrics_namespace: str = "AiFlow"
@@ -78,6 +87,9 @@ class Settings:
             worker_function=env.get("AIFLOW_WORKER_FUNCTION") or None,
             ws_endpoint=env.get("AIFLOW_WS_ENDPOINT") or None,
             bedrock_model_id=env.get("AIFLOW_BEDROCK_MODEL_ID") or None,
+            record_calls=_bool(env, "AIFLOW_RECORD_CALLS", False),
+            records_table=env.get("AIFLOW_RECORDS_TABLE") or None,
+            record_retention_days=_int(env, "AIFLOW_RECORD_RETENTION_DAYS", 30, maximum=3650),
             in_lambda=bool(env.get("AWS_LAMBDA_FUNCTION_NAME")),
             service=env.get("POWERTOOLS_SERVICE_NAME") or None,
             metrics_namespace=env.get("POWERTOOLS_METRICS_NAMESPACE") or "AiFlow",

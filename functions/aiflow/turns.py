@@ -317,6 +317,8 @@ class TurnEngine:
             if reply is None:
                 return  # a streaming turn was given up; the apology is in the report
             self._account(turn, reply)
+            # Set before the save, for the recorders; a failed save replaces it (fallback).
+            report.actions = [] if event.type == "session_end" else reply.actions
             for recorder in self.recorders:
                 recorder(call, event, report)
             after = call.to_doc()
@@ -331,7 +333,6 @@ class TurnEngine:
                     report.reruns += 1
                     time.sleep(random.uniform(0.005, 0.02) * (attempt + 1))
                     continue
-            report.actions = [] if event.type == "session_end" else reply.actions
             return
         raise StoreError(
             f"gave up after {report.conflicts} conflicting saves", code="store_conflict"

@@ -77,6 +77,8 @@ TABLE_ACTIONS = {
     "dynamodb:DeleteItem",
 }
 TABLE_ARN = {"Fn::GetAtt": ["CallsTable", "Arn"]}
+# Call records (EnableCallRecords): written once per call, nothing else (tests/functional/records).
+RECORDS_ARN = {"Fn::GetAtt": ["CallRecordsTable", "Arn"]}
 EVENT_FILES = {
     "session_start",
     "session_start_again",
@@ -335,7 +337,9 @@ def test_policies_are_least_privilege(template: dict[str, Any], role: str) -> No
         services = {action.split(":")[0] for action in actions}
         assert len(services) == 1, statement
         service = services.pop()
-        if service == "dynamodb":
+        if service == "dynamodb" and targets == [RECORDS_ARN]:
+            assert actions == ["dynamodb:PutItem"] and role == "WebhookRole"
+        elif service == "dynamodb":
             assert set(actions) <= TABLE_ACTIONS
             assert targets == [TABLE_ARN]
         elif service == "secretsmanager":
@@ -387,7 +391,9 @@ def test_bedrock_is_off_by_default_and_conditional(template: dict[str, Any]) -> 
 
 
 def test_calls_table_spec(template: dict[str, Any]) -> None:
-    assert list(resources_of_type(template, "AWS::DynamoDB::Table")) == ["CallsTable"]
+    tables = resources_of_type(template, "AWS::DynamoDB::Table")
+    assert list(tables) == ["CallsTable", "CallRecordsTable"]
+    assert tables["CallRecordsTable"]["Condition"] == "CallRecordsEnabled"  # opt-in
     table = props(template, "CallsTable")
     assert table["KeySchema"] == [{"AttributeName": "session_id", "KeyType": "HASH"}]
     assert table["AttributeDefinitions"] == [{"AttributeName": "session_id", "AttributeType": "S"}]
@@ -427,6 +433,8 @@ def test_outputs(template: dict[str, Any]) -> None:
 
 def test_table_definitions_follow_the_template(template: dict[str, Any]) -> None:
     definitions = table_definitions(template, prefix="dev-")
+    # Conditions are not evaluated locally: the records table is there for aiflow dev --record.
+    assert definitions.pop("CallRecordsTable")["TableName"] == "dev-CallRecordsTable"
     assert definitions == {
         "CallsTable": {
             "TableName": "dev-CallsTable",
@@ -435,7 +443,10 @@ def test_table_definitions_follow_the_template(template: dict[str, Any]) -> None
             "BillingMode": "PAY_PER_REQUEST",
         }
     }
-    assert ttl_attributes(template) == {"CallsTable": "expires_at"}
+    assert ttl_attributes(template) == {
+        "CallsTable": "expires_at",
+        "CallRecordsTable": "expires_at",
+    }
 
 
 def test_table_definitions_translate_indexes_and_parameters() -> None:
@@ -504,7 +515,10 @@ def test_create_tables_in_moto_with_ttl() -> None:
     with mock_aws():
         client = boto3.client("dynamodb", region_name="eu-central-1")
         names = create_tables(client, TEMPLATE_PATH, prefix="test-")
-        assert names == {"CallsTable": "test-CallsTable"}
+        assert names == {
+            "CallsTable": "test-CallsTable",
+            "CallRecordsTable": "test-CallRecordsTable",
+        }
         table = client.describe_table(TableName="test-CallsTable")["Table"]
         assert table["KeySchema"] == [{"AttributeName": "session_id", "KeyType": "HASH"}]
         assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
@@ -512,7 +526,7 @@ def test_create_tables_in_moto_with_ttl() -> None:
         assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}
         # Again, as a restarted dev server does: the existing table is reused.
         assert create_tables(client, TEMPLATE_PATH, prefix="test-") == names
-        assert client.list_tables()["TableNames"] == ["test-CallsTable"]
+        assert sorted(client.list_tables()["TableNames"]) == sorted(names.values())
 
 
 # --- sample events and local env ----------------------------------------------------------------

@@ -11,6 +11,8 @@ through a deployed entry point, like ``sam local invoke``, without Docker).
     aiflow call --script caller.txt --transcript call.json
     aiflow dial --flow FLOW_ID --to +4915790000687 --device e2   # an outbound call
     aiflow invoke infra/events/session_start.json [--function webhook|worker|websocket]
+    aiflow dev --record; aiflow calls list; aiflow calls show ID   # call records
+    aiflow calls list --stack my-stack --since 2h                  # ... of a deployed stack
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..testing.simulator import CallOptions, CallSimulator
-from . import dial, invoke, scaffold
+from . import calls, dial, invoke, scaffold
 
 DEV_URL = "http://127.0.0.1:3000/webhook"
 DEV_WS_URL = "ws://127.0.0.1:3000/ws"
@@ -49,6 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return invoke.run(args)
         if args.command == "dial":
             return dial.run(args)
+        if args.command == "calls":
+            return calls.run(args)
         return _call(args)
     except ModuleNotFoundError as exc:
         if exc.name not in ("rich", "moto", "websockets"):
@@ -65,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aiflow", description="Local development for sipgate AI Flow assistants."
     )
-    commands = parser.add_subparsers(dest="command", metavar="{new,dev,call,invoke,dial}")
+    commands = parser.add_subparsers(dest="command", metavar="{new,dev,call,calls,invoke,dial}")
     scaffold.add_parser(commands)
 
     dev = commands.add_parser(
@@ -93,6 +97,11 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument("--table", help="table name for --dynamodb endpoint|aws")
     dev.add_argument("--template", type=Path, help="template.yaml with the table definitions")
     dev.add_argument("--reload", action="store_true", help="restart when a source file changes")
+    dev.add_argument(
+        "--record",
+        action="store_true",
+        help="keep a record of each call (as AIFLOW_RECORD_CALLS=true): aiflow calls list",
+    )
     dev.add_argument("-v", "--verbose", action="store_true", help="show Powertools' JSON logs")
 
     call = commands.add_parser(
@@ -130,6 +139,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     call.add_argument("--script", type=Path, help="read caller lines from FILE ('-': stdin)")
     call.add_argument("--transcript", type=Path, help="save the transcript as JSON")
+    calls.add_parser(commands)
     invoke.add_parser(commands)
     dial.add_parser(commands)
     return parser
@@ -148,6 +158,7 @@ def _dev(args: argparse.Namespace, argv: list[str]) -> int:
         table=args.table,
         template=args.template,
         verbose=args.verbose,
+        record=args.record,
     )
     console = Console(soft_wrap=True)
     if args.reload:

@@ -4,8 +4,9 @@ The assistant runs behind the real Lambda handler (:func:`aiflow.lambda_.lambda_
 through :class:`~aiflow.local.server.DevServer`. Which assistant: the one named on the
 command line, else the one ``template.yaml`` deploys (its ``Assistant`` parameter), imported
 from the template's ``CodeUri`` folder as Lambda does. The URL and token go to
-``.aiflow/dev.json`` (user-only) for ``aiflow call`` (see :mod:`aiflow.dev.state`).
-DynamoDB is, by choice:
+``.aiflow/dev.json`` (user-only) for ``aiflow call`` (see :mod:`aiflow.dev.state`), with
+where the call records are for ``aiflow calls``: calls are recorded with ``--record`` or
+``AIFLOW_RECORD_CALLS=true``, as in Lambda (:mod:`aiflow.records`). DynamoDB is, by choice:
 
 - ``embedded`` (default): moto's server on loopback in this process, with the tables of
   ``template.yaml``;
@@ -38,7 +39,14 @@ from rich.markup import escape
 from ..assistant import Assistant
 from ..errors import AiflowError
 from ..local.console import CallConsole
-from ..local.embedded import DevSetupError, EmbeddedDynamoDB, find_template, has_aws_credentials
+from ..local.embedded import (
+    CALLS_TABLE,
+    RECORDS_TABLE,
+    DevSetupError,
+    EmbeddedDynamoDB,
+    find_template,
+    has_aws_credentials,
+)
 from ..local.requestlog import RequestLog
 from ..local.server import DevServer
 from ..local.template import (
@@ -50,6 +58,7 @@ from ..local.template import (
 from ..local.transports import load_object
 from .state import DevState, project_dir, remove_state, write_state
 
+RECORD_ENV = "AIFLOW_RECORD_CALLS"
 _CHILD_ENV = "AIFLOW_DEV_RELOADED"
 _NO_STATE_ENV = "AIFLOW_DEV_NO_STATE"  # the reloader's children: the parent writes it
 # What --reload watches: sources and configuration, not what a call writes (transcripts).
@@ -68,6 +77,7 @@ class DevOptions:
     table: str | None = None
     template: Path | None = None
     verbose: bool = False
+    record: bool = False
 
 
 def resolve_target(target: str | None, template: Path | None = None) -> tuple[str, Path | None]:
@@ -97,6 +107,8 @@ def run_dev(options: DevOptions, console: Console) -> int:
         try:
             target, template = resolve_target(options.target, options.template)
             options = replace(options, target=target, template=options.template or template)
+            if options.record:
+                os.environ[RECORD_ENV] = "true"  # read by Settings, as in Lambda
             storage = stack.enter_context(_dynamodb(options))
             generated = not os.environ.get("AIFLOW_API_TOKEN")
             token = os.environ.get("AIFLOW_API_TOKEN") or secrets.token_urlsafe(24)
@@ -122,7 +134,7 @@ def run_dev(options: DevOptions, console: Console) -> int:
         stack.callback(server.stop)
         shared = False
         if not os.environ.get(_NO_STATE_ENV):
-            shared = _share(stack, console, server, token, target, template)
+            shared = _share(stack, console, server, token, target, template, storage)
         if os.environ.get(_CHILD_ENV):
             console.print(f"[dim]reloaded: serving {escape(target)} again[/]")
         else:
@@ -145,11 +157,20 @@ def _share(
     token: str,
     target: str,
     template: Path | None,
+    storage: Storage,
 ) -> bool:
-    """Write ``.aiflow/dev.json`` for ``aiflow call`` (removed on exit); False if we cannot."""
+    """Write ``.aiflow/dev.json`` for ``aiflow call`` and ``aiflow calls`` (removed on
+    exit); False if we cannot."""
     project = project_dir(template.parent if template is not None else None)
     ws_url = server.ws_url if server.websocket is not None else None
-    state = DevState(server.webhook_url, ws_url, token, os.getpid(), target)
+    state = DevState(
+        server.webhook_url,
+        ws_url,
+        token,
+        os.getpid(),
+        target,
+        **storage.shared(),
+    )
     try:
         write_state(state, project)
     except OSError as exc:
@@ -197,10 +218,31 @@ def quiet_powertools(verbose: bool) -> None:
 
 @dataclass(frozen=True)
 class Storage:
-    """Where call records go, for the banner."""
+    """Where call state (and records) go, for the banner and ``.aiflow/dev.json``."""
 
     description: str
     table: str
+    endpoint: str | None = None
+    records_table: str | None = None
+
+    def shared(self) -> dict[str, str | None]:
+        """The DevState fields ``aiflow calls`` reads (records only when they are written)."""
+        recording = recording_on()
+        return {
+            "dynamodb_endpoint": self.endpoint,
+            "region": _region(),
+            "calls_table": self.table,
+            "records_table": self.records_table if recording else None,
+        }
+
+
+def recording_on() -> bool:
+    """Whether calls are recorded (``AIFLOW_RECORD_CALLS``, set by ``--record``)."""
+    return os.environ.get(RECORD_ENV, "").lower() in ("1", "true", "yes", "on")
+
+
+def _region() -> str:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "eu-central-1"
 
 
 @contextmanager
@@ -210,7 +252,10 @@ def _dynamodb(options: DevOptions) -> Iterator[Storage]:
         template = options.template or find_template()
         with EmbeddedDynamoDB(template) as db:
             os.environ.update(db.environment())
-            yield Storage(f"embedded moto at {db.endpoint_url}", db.table_name())
+            records = db.tables.get(RECORDS_TABLE)
+            yield Storage(
+                f"embedded moto at {db.endpoint_url}", db.table_name(), db.endpoint_url, records
+            )
         return
     if options.dynamodb == "endpoint":
         endpoint = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB")
@@ -218,9 +263,13 @@ def _dynamodb(options: DevOptions) -> Iterator[Storage]:
             raise DevSetupError("--dynamodb endpoint needs AWS_ENDPOINT_URL_DYNAMODB")
         table = options.table or os.environ.get("AIFLOW_TABLE_NAME")
         if not table:
-            table = _create_tables(endpoint, options.template or find_template())
+            tables = _create_tables(endpoint, options.template or find_template())
+            table = tables[CALLS_TABLE]
+            if RECORDS_TABLE in tables:
+                os.environ.setdefault("AIFLOW_RECORDS_TABLE", tables[RECORDS_TABLE])
         _use_table(table, fake_credentials=True)
-        yield Storage(f"endpoint {endpoint}", table)
+        records = os.environ.get("AIFLOW_RECORDS_TABLE") or None
+        yield Storage(f"endpoint {endpoint}", table, endpoint, records)
         return
     if options.dynamodb == "aws":
         table = options.table or os.environ.get("AIFLOW_TABLE_NAME")
@@ -232,7 +281,8 @@ def _dynamodb(options: DevOptions) -> Iterator[Storage]:
         if not has_aws_credentials():
             raise DevSetupError("--dynamodb aws needs AWS credentials (env or ~/.aws)")
         _use_table(table, fake_credentials=False)
-        yield Storage("AWS (your credentials)", table)
+        records = os.environ.get("AIFLOW_RECORDS_TABLE") or None
+        yield Storage("AWS (your credentials)", table, None, records)
         return
     raise DevSetupError(f"--dynamodb must be embedded, endpoint or aws, not {options.dynamodb}")
 
@@ -246,10 +296,10 @@ def _use_table(table: str, *, fake_credentials: bool) -> None:
         os.environ["AWS_DEFAULT_REGION"] = "eu-central-1"
 
 
-def _create_tables(endpoint: str, template: Path) -> str:
+def _create_tables(endpoint: str, template: Path) -> dict[str, str]:
     import boto3
 
-    from ..local.embedded import CALLS_TABLE, LOCAL_CREDENTIALS
+    from ..local.embedded import LOCAL_CREDENTIALS
     from ..local.template import create_tables
 
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "eu-central-1"
@@ -264,7 +314,7 @@ def _create_tables(endpoint: str, template: Path) -> str:
             aws_secret_access_key=LOCAL_CREDENTIALS["aws_secret_access_key"],
         )
     # Existing tables are reused, so a restarted dev server finds its calls again.
-    return create_tables(client, template, prefix="aiflow-local-")[CALLS_TABLE]
+    return create_tables(client, template, prefix="aiflow-local-")
 
 
 def _printer(console: Console) -> Callable[[RequestLog], None]:
@@ -316,6 +366,13 @@ def _banner(
         )
     console.print(f"  dynamodb  {escape(storage.description)}, table {escape(storage.table)}")
     console.print(f"  console   [bold]{console_url(server)}[/]  (hold a call in your browser)")
+    if recording_on():
+        where = f"table {storage.records_table}" if storage.records_table else "in memory"
+        console.print(f"  records   on ({escape(where)}): aiflow calls list · show ID")
+    else:
+        console.print(
+            "  records   off [dim](aiflow dev --record keeps a transcript of each call)[/]"
+        )
     console.print(f"  token     {escape(token if generated else '(set)')}  [dim]{token_note}[/]")
     console.print("  try it:")
     console.print(f"    {escape(call_cmd)}", highlight=False, soft_wrap=True)
@@ -377,6 +434,8 @@ def run_reloader(argv: Sequence[str], options: DevOptions, console: Console) -> 
         return 1
     env = dict(os.environ)
     env.setdefault("AIFLOW_API_TOKEN", secrets.token_urlsafe(24))
+    if options.record:
+        env[RECORD_ENV] = "true"
     env[_NO_STATE_ENV] = "1"  # this process shares URL and token, for every restart
     child_args = [a for a in argv if a != "--reload"]
     port = options.port
@@ -393,12 +452,17 @@ def run_reloader(argv: Sequence[str], options: DevOptions, console: Console) -> 
             env.update(db.environment())
             child_args = [*_without_option(child_args, "--dynamodb"), "--dynamodb", "endpoint"]
         host = f"[{options.host}]" if ":" in options.host else options.host
+        recording = env.get(RECORD_ENV, "").lower() in ("1", "true", "yes", "on")
         state = DevState(
             f"http://{host}:{port}/webhook",
             f"ws://{host}:{port}/ws",
             env["AIFLOW_API_TOKEN"],
             os.getpid(),
             target,
+            dynamodb_endpoint=env.get("AWS_ENDPOINT_URL_DYNAMODB") or None,
+            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "eu-central-1",
+            calls_table=env.get("AIFLOW_TABLE_NAME") or None,
+            records_table=(env.get("AIFLOW_RECORDS_TABLE") or None) if recording else None,
         )
         project = project_dir(template.parent if template is not None else None)
         with suppress(OSError):

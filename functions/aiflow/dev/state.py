@@ -1,4 +1,5 @@
-"""Where a running ``aiflow dev`` tells ``aiflow call`` its URL and token.
+"""Where a running ``aiflow dev`` tells ``aiflow call`` its URL and token (and ``aiflow calls``
+where its call records are).
 
 The dev server writes ``.aiflow/dev.json`` in the project (the folder of ``template.yaml``):
 its URLs, token and process id, readable by the user only (mode 0600 in a 0700 folder), and
@@ -25,13 +26,24 @@ STATE_FILE = "dev.json"
 
 @dataclass(frozen=True)
 class DevState:
-    """What a running dev server shares with ``aiflow call``."""
+    """What a running dev server shares with ``aiflow call`` and ``aiflow calls``.
+
+    Attributes:
+        dynamodb_endpoint: the DynamoDB it uses (None: AWS itself).
+        region: the region of its DynamoDB clients.
+        calls_table: its call table.
+        records_table: its call records table; None when it does not record calls.
+    """
 
     url: str
     ws_url: str | None
     token: str
     pid: int
     target: str
+    dynamodb_endpoint: str | None = None
+    region: str | None = None
+    calls_table: str | None = None
+    records_table: str | None = None
 
 
 def project_dir(start: Path | None = None) -> Path:
@@ -92,9 +104,17 @@ def _read(path: Path) -> DevState | None:
             token=str(data["token"]),
             pid=int(data["pid"]),
             target=str(data.get("target", "")),
+            dynamodb_endpoint=_text(data.get("dynamodb_endpoint")),
+            region=_text(data.get("region")),
+            calls_table=_text(data.get("calls_table")),
+            records_table=_text(data.get("records_table")),
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def _text(value: object) -> str | None:
+    return str(value) if value else None
 
 
 def _alive(pid: int) -> bool:

@@ -1,14 +1,16 @@
 """Building the turn engine of a Lambda function from :class:`~aiflow.settings.Settings`:
-which store, which worker, which budgets."""
+which store, which worker, which budgets, and whether calls are recorded."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..assistant import Assistant
 from ..deadline import Deferrer
-from ..routing import Router
+from ..records.policy import RecordPolicy, policy_for
+from ..routing import Router, as_router
 from ..settings import Settings
 from ..store.base import CallStore, Connections, HasConnections
 from ..store.memory import MemoryStore
@@ -16,6 +18,9 @@ from ..turns import TurnEngine, TurnLimits
 
 if TYPE_CHECKING:
     from ..outbound.contexts import OutboundContexts
+    from ..records.store import RecordStore
+
+logger = logging.getLogger("aiflow.records")
 
 
 def default_store(settings: Settings) -> CallStore:
@@ -60,9 +65,11 @@ def build_engine(
     *,
     store: CallStore | None = None,
     deferrer: Deferrer | None = None,
+    records: RecordStore | None = None,
 ) -> TurnEngine:
-    """The engine of one function: the given or default store and worker, and the outbound
-    call contexts next to the calls."""
+    """The engine of one function: the given or default store and worker, the outbound
+    call contexts next to the calls, and the call recorder if calls are recorded (finished
+    records go to ``records``, default :func:`default_record_store`)."""
     call_store = store if store is not None else default_store(settings)
     engine = TurnEngine(
         target,
@@ -72,7 +79,46 @@ def build_engine(
         redact_logs=settings.redact_logs,
     )
     engine.outbound = _outbound_contexts(call_store)
+    policies = record_policies(target, settings)
+    if policies:
+        from ..records.recorder import CallRecorder
+
+        recorder = CallRecorder(
+            policies,
+            records if records is not None else default_record_store(settings, call_store),
+            retention_days=settings.record_retention_days,
+            redact_logs=settings.redact_logs,
+        )
+        engine.recorders.append(recorder.record)
+        engine.listeners.append(recorder.finish)
     return engine
+
+
+def record_policies(target: Assistant | Router, settings: Settings) -> dict[str, RecordPolicy]:
+    """Assistant name -> how its calls are recorded, for the assistants that record."""
+    policies: dict[str, RecordPolicy] = {}
+    for assistant in as_router(target).assistants:
+        policy = policy_for(assistant.record_calls, deployment=settings.record_calls)
+        if policy is not None:
+            policies[assistant.name] = policy
+    return policies
+
+
+def default_record_store(settings: Settings, store: CallStore) -> RecordStore:
+    """The records table (``AIFLOW_RECORDS_TABLE``) through the call store's client, else a
+    per-process memory store (with a warning in Lambda, where that loses them)."""
+    from ..records.store import DynamoDBRecordStore, MemoryRecordStore
+    from ..store.dynamodb import DynamoDBStore
+
+    if settings.records_table:
+        client = store.client if isinstance(store, DynamoDBStore) else None
+        return DynamoDBRecordStore(settings.records_table, client=client)
+    if settings.in_lambda:
+        logger.warning(
+            "calls are recorded but AIFLOW_RECORDS_TABLE is not set: finished records are "
+            "kept in memory only; deploy with EnableCallRecords=true"
+        )
+    return MemoryRecordStore()
 
 
 def _outbound_contexts(store: CallStore) -> Callable[[], OutboundContexts | None]:

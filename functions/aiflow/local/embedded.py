@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 DEFAULT_REGION = "eu-central-1"
 CALLS_TABLE = "CallsTable"
+RECORDS_TABLE = "CallRecordsTable"
 # moto accepts any credentials; these never leave the machine.
 LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 
@@ -159,6 +160,8 @@ class EmbeddedDynamoDB:
             "AWS_ENDPOINT_URL_DYNAMODB": self.endpoint_url,
             "AIFLOW_TABLE_NAME": self.table_name(),
         }
+        if RECORDS_TABLE in self.tables:  # records are written only with AIFLOW_RECORD_CALLS
+            env["AIFLOW_RECORDS_TABLE"] = self.tables[RECORDS_TABLE]
         if not has_aws_credentials():
             env["AWS_ACCESS_KEY_ID"] = LOCAL_CREDENTIALS["aws_access_key_id"]
             env["AWS_SECRET_ACCESS_KEY"] = LOCAL_CREDENTIALS["aws_secret_access_key"]

@@ -150,6 +150,8 @@ def table_definitions(
     ``parameters[name]`` or the parameter's ``Default``; other intrinsics are rejected.
     Properties that only matter in AWS (point-in-time recovery, SSE, deletion protection,
     tags) are left out; TTL is applied by :func:`create_tables` (see :func:`ttl_attributes`).
+    A table's ``Condition`` is not evaluated: every table is defined, so a feature switched
+    on locally (e.g. ``aiflow dev --record`` and ``CallRecordsTable``) finds its table.
     """
     resolve = _Resolver(template, parameters or {})
     definitions: dict[str, dict[str, Any]] = {}
