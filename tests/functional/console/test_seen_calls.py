@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from aiflow import hangup, speak
 from aiflow.local.console import SeenCalls, past_calls
+from aiflow.local.console.app import recorded_transcript
 from aiflow.report import TurnReport
 
 
@@ -90,3 +91,38 @@ def test_a_long_call_keeps_its_latest_turns_and_counts_them_all() -> None:
 
     assert [t["event_type"] for t in turns or []] == ["event-2", "event-3", "event-4"]
     assert seen.listing()[0]["turns"] == 5
+
+
+def test_recorded_calls_join_the_list_with_their_outcome_after_a_restart() -> None:
+    """With records on, a call answered before this dev server (re)started is listed from its
+    record, and opening it shows the record's transcript."""
+    import json
+
+    from aiflow.lambda_ import Settings, lambda_handler
+    from aiflow.local.console import CallConsole
+    from aiflow.local.gateway import LocalGateway
+    from aiflow.store import MemoryStore
+    from tests.examples.hello import assistant
+
+    token = "console-records-token-0123"
+    settings = Settings(record_calls=True)
+    earlier = lambda_handler(assistant, store=MemoryStore(), token=token, settings=settings)
+    gateway = LocalGateway(earlier)
+    session = {"id": "recorded-call-1", "phone_number": "+4921198765400"}
+    for body in (
+        {"type": "session_start", "session": session},
+        {"type": "user_speak", "text": "bye", "session": session},
+        {"type": "session_end", "session": session},
+    ):
+        gateway.request("POST", "/webhook", {"X-API-TOKEN": token}, json.dumps(body).encode())
+    records = CallConsole(earlier, token=token).records()
+    assert records is not None
+
+    # A new console (a restarted dev server) has seen nothing, but lists the record.
+    listing = past_calls(SeenCalls(), records)
+
+    assert [c["session_id"] for c in listing] == ["recorded-call-1"]
+    assert listing[0]["ended"] and listing[0]["outcome"]
+    transcript = recorded_transcript(records, "recorded-call-1")
+    assert transcript is not None
+    assert any("bye" in line["text"] for line in transcript)

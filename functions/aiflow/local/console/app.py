@@ -58,14 +58,49 @@ _PAGE_HEADERS = {
 }
 
 
-def past_calls(seen: SeenCalls) -> list[dict[str, Any]]:
-    """The "Past calls" list: the calls this dev server answered, most recent first.
+def past_calls(seen: SeenCalls, records: Any = None) -> list[dict[str, Any]]:
+    """The "Past calls" list: the calls this dev server answered, and, with call records on
+    (``aiflow dev --record``), the recorded calls too (kept across restarts), with their
+    outcome; most recent first. Per call the page reads ``session_id``, ``first_at`` and
+    ``last_at`` (Unix ms), ``turns``, ``last_event``, ``ended`` and ``outcome``.
 
-    The one seam for call records: when ``aiflow.records`` exists, merge its listing here
-    (calls kept across restarts). Per call the page reads ``session_id``, ``first_at`` and
-    ``last_at`` (Unix ms), ``turns``, ``last_event`` and ``ended``.
+    Args:
+        seen: the calls this process answered.
+        records: an :class:`aiflow.records.RecordStore` (None: records are off).
     """
-    return seen.listing()
+    calls = {call["session_id"]: call for call in seen.listing()}
+    if records is not None:
+        try:
+            summaries = records.list(limit=100)
+        except Exception:
+            summaries = []  # the list still shows what this process saw
+        for summary in summaries:
+            entry = calls.setdefault(
+                summary.session_id,
+                {
+                    "session_id": summary.session_id,
+                    "first_at": summary.started_at,
+                    "last_at": summary.ended_at or summary.started_at,
+                    "turns": summary.turns,
+                    "last_event": "session_end",
+                    "ended": True,
+                },
+            )
+            entry["outcome"] = summary.outcome
+    return sorted(calls.values(), key=lambda call: call["last_at"], reverse=True)
+
+
+def recorded_transcript(records: Any, session_id: str) -> list[dict[str, Any]] | None:
+    """The transcript lines of a recorded call (None without records or record)."""
+    if records is None:
+        return None
+    from ...records import transcript_lines
+
+    try:
+        record = records.get(session_id)
+    except Exception:
+        return None
+    return [line.to_dict() for line in transcript_lines(record)] if record else None
 
 
 class CallConsole:
@@ -141,7 +176,7 @@ class CallConsole:
         if path == PREFIX + "session":
             return _json(200, self.session())
         if path == PREFIX + "calls":
-            return _json(200, {"calls": past_calls(self.seen)})
+            return _json(200, {"calls": past_calls(self.seen, self.records())})
         matched = _CALL_PATH.fullmatch(path)
         if matched is None:
             return _error(404, "not_found", f"the console has no route {path}")
@@ -151,9 +186,22 @@ class CallConsole:
         if matched.group(2):
             return self._state(session_id)
         turns = self.seen.turns(session_id)
-        if turns is None:
+        transcript = recorded_transcript(self.records(), session_id)
+        if turns is None and transcript is None:
             return _error(404, "no_such_call", "this dev server answered no call with that id")
-        return _json(200, {"session_id": session_id, "turns": turns})
+        found: dict[str, Any] = {"session_id": session_id, "turns": turns or []}
+        if transcript is not None:
+            found["transcript"] = transcript
+        return _json(200, found)
+
+    def records(self) -> Any:
+        """The call records of the served engine (``aiflow dev --record``), or None."""
+        if self.engine is None or not getattr(self.engine, "recorders", None):
+            return None
+        from ...records import recorder_of
+
+        recorder = recorder_of(self.engine)
+        return recorder.store if recorder is not None else None
 
     def session(self) -> dict[str, Any]:
         """What the page needs to hold a call against this server."""

@@ -214,6 +214,19 @@ function addReport(turn, index) {
   ui.events.append(item);
 }
 
+function addTranscriptLine(line) {
+  // A call recorded before this dev server started: its record's transcript, line by line.
+  const item = document.createElement("li");
+  item.className = "exchange record";
+  item.append(
+    span("latency", `${(line.offset_ms / 1000).toFixed(1)} s`),
+    span("type", line.who),
+    span("answer", line.text),
+  );
+  if (line.note) item.append(span("note", line.note));
+  ui.events.append(item);
+}
+
 function span(cls, text) {
   const node = document.createElement("span");
   node.className = cls;
@@ -321,7 +334,8 @@ async function loadPastCalls() {
     open.setAttribute("aria-label", `Open call ${call.session_id.slice(0, 8)}`);
     open.addEventListener("click", () => openPastCall(call));
     const when = new Date(call.first_at).toLocaleTimeString();
-    const what = `${call.turns} event${call.turns === 1 ? "" : "s"} · ${call.ended ? "ended" : `last: ${call.last_event}`}`;
+    const ending = call.outcome ? `ended: ${call.outcome}` : call.ended ? "ended" : `last: ${call.last_event}`;
+    const what = `${call.turns} event${call.turns === 1 ? "" : "s"} · ${ending}`;
     item.append(open, span("id", call.session_id.slice(0, 8)), span("when", when), span("what", what));
     if (call.session_id === page.line?.sessionId) item.append(badge("this call"));
     ui.past.append(item);
@@ -331,12 +345,13 @@ async function loadPastCalls() {
 async function openPastCall(call) {
   const response = await fetch(`/__aiflow/calls/${encodeURIComponent(call.session_id)}`);
   if (!response.ok) return;
-  const { turns } = await response.json();
+  const { turns, transcript } = await response.json();
   page.viewing = call.session_id;
   ui.viewing.hidden = false;
   ui.viewingText.textContent = `Showing past call ${call.session_id} as the dev server reported it.`;
   ui.events.replaceChildren();
   turns.forEach(addReport);
+  if (!turns.length && transcript) transcript.forEach(addTranscriptLine);
   page.viewed = reportExchanges(turns);
   drawTimeline(page.viewed);
   await showState(call.session_id);
