@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..assistant import Assistant
+from ..clock import Clock
 from ..deadline import Deferrer
 from ..routing import Router
 from ..settings import Settings
@@ -60,15 +61,17 @@ def build_engine(
     *,
     store: CallStore | None = None,
     deferrer: Deferrer | None = None,
+    clock: Clock | None = None,
 ) -> TurnEngine:
     """The engine of one function: the given or default store and worker, and the outbound
-    call contexts next to the calls."""
+    call contexts next to the calls (``clock``: wall time, a fake one in tests)."""
     call_store = store if store is not None else default_store(settings)
     engine = TurnEngine(
         target,
         call_store,
         limits=limits(settings),
         deferrer=deferrer if deferrer is not None else default_deferrer(settings),
+        clock=clock,
         redact_logs=settings.redact_logs,
     )
     engine.outbound = _outbound_contexts(call_store)

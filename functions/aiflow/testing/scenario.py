@@ -30,7 +30,8 @@ import yaml
 
 from ..errors import AiflowError
 from .expect import Expect
-from .simulator import CallOptions, CallSimulator, TurnResult
+from .results import TurnResult
+from .simulator import CallOptions, CallSimulator
 
 if TYPE_CHECKING:
     from ..store.base import CallStore
