@@ -2,9 +2,10 @@
 
 The Lambda handler wires Powertools' JSON logger to stdout, as CloudWatch wants it; in a test
 that is about twenty JSON lines per call in a failing test's "Captured stdout". While
-:func:`quiet_logs` is active the framework's log records go to the root logger instead, where
-pytest's log capture shows them as plain lines ("Captured log"), and EMF metrics are not
-printed. Outside pytest, only warnings reach stderr (Python's last-resort handler).
+:func:`quiet_logs` is active the framework's warnings and errors go to the root logger
+instead, where pytest's log capture shows them as plain lines ("Captured log"); the
+per-request info lines and EMF metrics are left out. Outside pytest, warnings reach stderr
+(Python's last-resort handler).
 
 Nested and concurrent uses (threads of one test) share one quieting: the first entry sets it
 up, the last exit restores every logger as it was.
@@ -21,13 +22,14 @@ from contextlib import contextmanager
 _METRICS_DISABLED = "POWERTOOLS_METRICS_DISABLED"
 _lock = threading.Lock()
 _depth = 0
-_saved_loggers: list[tuple[logging.Logger, list[logging.Handler], bool]] = []
+_saved_loggers: list[tuple[logging.Logger, list[logging.Handler], bool, int]] = []
 _saved_env: list[str | None] = []
 
 
 @contextmanager
 def quiet_logs() -> Iterator[None]:
-    """Route the framework's and Powertools' loggers to the root logger; no EMF output."""
+    """Route the framework's and Powertools' warnings to the root logger; no info lines, no
+    EMF output."""
     _enter()
     try:
         yield
@@ -42,9 +44,10 @@ def _enter() -> None:
         if _depth > 1:
             return
         for logger in _json_loggers():
-            _saved_loggers.append((logger, list(logger.handlers), logger.propagate))
+            _saved_loggers.append((logger, list(logger.handlers), logger.propagate, logger.level))
             logger.handlers = []
             logger.propagate = True
+            logger.setLevel(max(logger.level, logging.WARNING))
         _saved_env.append(os.environ.get(_METRICS_DISABLED))
         os.environ[_METRICS_DISABLED] = "true"
 
@@ -55,9 +58,10 @@ def _exit() -> None:
         _depth -= 1
         if _depth > 0:
             return
-        for logger, handlers, propagate in _saved_loggers:
+        for logger, handlers, propagate, level in _saved_loggers:
             logger.handlers = handlers
             logger.propagate = propagate
+            logger.setLevel(level)
         _saved_loggers.clear()
         previous = _saved_env.pop() if _saved_env else None
         if previous is None:
