@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
 import re
+import traceback
 from typing import Any
 
 from ..errors import AiflowError
@@ -80,3 +82,22 @@ def speech_settings(action: SpeakAction | AudioAction) -> str:
 
 def without_session(wire: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in wire.items() if k != "session_id"}
+
+
+_FRAMEWORK = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def where_raised(exc: BaseException) -> str | None:
+    """``app.py:12 in answer``: the innermost frame of ``exc`` in the assistant's code (not
+    in aiflow or an installed library), else the innermost of all; None without a traceback."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return None
+    own = [
+        f
+        for f in frames
+        if not os.path.abspath(f.filename).startswith(_FRAMEWORK + os.sep)
+        and "site-packages" not in f.filename
+    ]
+    frame = (own or frames)[-1]
+    return f"{frame.filename}:{frame.lineno} in {frame.name}"

@@ -53,7 +53,13 @@ from ..protocol.actions import (
 from ..protocol.phone import to_e164
 from ..report import TurnReport
 from ..routing import Router
-from .describe import audio_duration_ms, describe_action, speech_settings, speech_text
+from .describe import (
+    audio_duration_ms,
+    describe_action,
+    speech_settings,
+    speech_text,
+    where_raised,
+)
 from .inprocess import InProcess
 from .logs import quiet_logs
 from .results import Exchange, TurnResult
@@ -692,10 +698,11 @@ class CallSimulator:
         error = next((r.error for r in reports if r.error is not None), None)
         if error is None:
             return
+        where = where_raised(error)
         note = (
-            f"(raised by the assistant's handler in turn {turn.number} of the simulated call "
-            f"{self.session_id[:8]}, {turn.label}; the caller would hear the fallback. "
-            "CallSimulator(..., raise_errors=False) lets them.)"
+            f"(raised by the assistant's handler{f' at {where}' if where else ''} in turn "
+            f"{turn.number} of the simulated call {self.session_id[:8]}, {turn.label}; the "
+            "caller would hear the fallback. CallSimulator(..., raise_errors=False) lets them.)"
         )
         if note not in getattr(error, "__notes__", []):
             error.add_note(note)
