@@ -1,11 +1,15 @@
 """``aiflow dev``: serve an assistant on loopback, with DynamoDB, a token and a one-line log.
 
 The assistant runs behind the real Lambda handler (:func:`aiflow.lambda_.lambda_handler`)
-through :class:`~aiflow.local.server.DevServer`. Which assistant: the one named on the
-command line, else the one ``template.yaml`` deploys (its ``Assistant`` parameter), imported
-from the template's ``CodeUri`` folder as Lambda does. The URL and token go to
-``.aiflow/dev.json`` (user-only) for ``aiflow call`` (see :mod:`aiflow.dev.state`).
-DynamoDB is, by choice:
+through :class:`~aiflow.local.server.DevServer`; a turn that outruns its budget is finished
+by the worker entry point in a background thread (:class:`aiflow.deadline.ThreadDeferrer`),
+as the deployed worker function would. Which assistant: the one (or the
+:class:`~aiflow.routing.Router`) named on the command line, else the one ``template.yaml``
+deploys (its ``Assistant`` parameter), imported from the template's ``CodeUri`` folder as
+Lambda does. When the caller hears the fallback, the event's line says why, and a handler's
+exception is printed with its traceback (only here: in Lambda, logs stay redacted; see
+:mod:`aiflow.dev.eventlog`). The URL and token go to ``.aiflow/dev.json`` (user-only) for
+``aiflow call`` (see :mod:`aiflow.dev.state`). DynamoDB is, by choice:
 
 - ``embedded`` (default): moto's server on loopback in this process, with the tables of
   ``template.yaml``;
@@ -25,7 +29,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -36,9 +40,10 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..assistant import Assistant
+from ..deadline import ThreadDeferrer
 from ..errors import AiflowError
 from ..local.embedded import DevSetupError, EmbeddedDynamoDB, find_template, has_aws_credentials
-from ..local.requestlog import RequestLog
+from ..local.gateway import LocalContext
 from ..local.server import DevServer
 from ..local.template import (
     ASSISTANT_ENV,
@@ -47,6 +52,8 @@ from ..local.template import (
     find_project_template,
 )
 from ..local.transports import load_object
+from ..routing import Router
+from .eventlog import TurnReports, printer
 from .state import DevState, project_dir, remove_state, write_state
 
 _CHILD_ENV = "AIFLOW_DEV_RELOADED"
@@ -100,14 +107,7 @@ def run_dev(options: DevOptions, console: Console) -> int:
             generated = not os.environ.get("AIFLOW_API_TOKEN")
             token = os.environ.get("AIFLOW_API_TOKEN") or secrets.token_urlsafe(24)
             os.environ["AIFLOW_API_TOKEN"] = token  # a module-level lambda_handler reads it
-            handler = build_handler(target)
-            server = DevServer(
-                handler,
-                host=options.host,
-                port=options.port,
-                on_request=_printer(console),
-                websocket=build_websocket_handler(target),
-            )
+            server = dev_server(target, options, console)
         except OSError as exc:
             problem = str(exc)
             if exc.errno == errno.EADDRINUSE:
@@ -157,24 +157,60 @@ def _share(
     return True
 
 
-def build_handler(target: str) -> Any:
-    """The Lambda handler for ``module:object``: an Assistant gets ``lambda_handler``
-    exactly as deployed; any other callable is taken to be a Lambda handler already."""
-    obj = load_object(target)
-    if isinstance(obj, Assistant):
-        from ..lambda_ import lambda_handler
+def dev_server(target: str, options: DevOptions, console: Console) -> DevServer:
+    """The dev server for ``module:object`` (not started): the webhook with its worker
+    thread, the WebSocket API, and a line per event on ``console``."""
+    handler = build_handler(target)
+    websocket = build_websocket_handler(target)
+    reports = TurnReports(console)
+    for entry in (handler, websocket):
+        reports.watch(entry)
+    reports.watch_worker(getattr(handler, "worker", None))
+    return DevServer(
+        handler,
+        host=options.host,
+        port=options.port,
+        on_request=printer(console, reports),
+        websocket=websocket,
+    )
 
-        return lambda_handler(obj)
+
+WORKER_TIMEOUT_MS = 900_000  # the worker function's timeout in template.yaml
+
+
+def build_handler(target: str) -> Any:
+    """The Lambda handler for ``module:object``: an Assistant or a Router gets
+    ``lambda_handler`` exactly as deployed, with the worker entry point run in a background
+    thread for slow turns (``handler.worker``); any other callable is taken to be a Lambda
+    handler already."""
+    obj = load_object(target)
+    if isinstance(obj, Assistant | Router):
+        from ..lambda_ import Settings, lambda_handler, worker_handler
+        from ..lambda_.wiring import default_store
+
+        store = default_store(Settings.from_env())  # one store: the worker finds the marker
+        worker = worker_handler(obj, store=store)
+
+        def finish(payload: dict[str, Any]) -> Any:
+            return worker(
+                payload, LocalContext("aiflow-local-worker", timeout_ms=WORKER_TIMEOUT_MS)
+            )
+
+        handler = lambda_handler(obj, store=store, deferrer=ThreadDeferrer(finish))
+        handler.worker = worker  # type: ignore[attr-defined]  # its reports, for the log
+        return handler
     if callable(obj):
         return obj
-    raise DevSetupError(f"{target} is a {type(obj).__name__}, not an Assistant or a handler")
+    raise DevSetupError(
+        f"{target} is a {type(obj).__name__}, not an Assistant, a Router or a handler"
+    )
 
 
 def build_websocket_handler(target: str) -> Any:
     """The WebSocket Lambda handler for ``module:object`` (``websocket_handler`` of an
-    Assistant, as deployed), or None when the target is not an Assistant."""
+    Assistant or Router, as deployed), or None when the target is neither."""
     obj = load_object(target)
-    if isinstance(obj, Assistant):
+    if isinstance(obj, Assistant | Router):
         from ..lambda_ import websocket_handler
 
         return websocket_handler(obj)
@@ -263,17 +299,6 @@ def _create_tables(endpoint: str, template: Path) -> str:
         )
     # Existing tables are reused, so a restarted dev server finds its calls again.
     return create_tables(client, template, prefix="aiflow-local-")[CALLS_TABLE]
-
-
-def _printer(console: Console) -> Callable[[RequestLog], None]:
-    def show(log: RequestLog) -> None:
-        colour = "green" if log.status < 300 else "yellow" if log.status < 500 else "red"
-        line = escape(log.line())
-        status = str(log.status)
-        line = line.replace(f" {status} ", f" [{colour}]{status}[/] ", 1)
-        console.print(line, highlight=False, soft_wrap=True)
-
-    return show
 
 
 def _banner(

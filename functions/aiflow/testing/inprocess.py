@@ -13,6 +13,8 @@ from typing import Any, Literal
 from ..assistant import Assistant
 from ..call import Call
 from ..clock import Clock
+from ..lambda_.http import lambda_handler
+from ..lambda_.websocket import WebSocketHandler
 from ..local.transports import InProcessTransport, InProcessWebSocketTransport, Transport
 from ..report import TurnReport
 from ..routing import Router
@@ -61,13 +63,9 @@ class InProcess:
         settings = replace(settings or Settings(), api_token=token, table_name=None)
         name = target.name
         if via == "websocket":
-            from ..lambda_.websocket import websocket_handler
-
-            ws = websocket_handler(target, store=store, token=token, settings=settings, clock=clock)
+            ws = WebSocketHandler(target, store=store, token=token, settings=settings, clock=clock)
             transport: Transport = InProcessWebSocketTransport(ws, name=name, clock=clock)
             return transport, cls(ws.transport.engine, session_id, owned=True)
-        from ..lambda_.http import lambda_handler
-
         slow_turns: list[dict[str, Any]] = []
         handler = lambda_handler(
             target,
@@ -85,9 +83,8 @@ class InProcess:
     def of(cls, handler: Any, session_id: str) -> InProcess | None:
         """For a handler built elsewhere: its engine's reports, if it exposes its engine."""
         engine = getattr(handler, "engine", None)
-        if engine is None:
-            transport = getattr(handler, "transport", None)  # a WebSocketHandler
-            engine = getattr(transport, "engine", None)
+        if isinstance(handler, WebSocketHandler):
+            engine = handler.transport.engine
         if not isinstance(engine, TurnEngine):
             return None
         return cls(engine, session_id, owned=False)

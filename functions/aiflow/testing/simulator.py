@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..assistant import Assistant
 from ..clock import Clock
 from ..errors import AiflowError
+from ..lambda_.websocket import WebSocketHandler
 from ..local.transports import (
     Delivery,
     HttpTransport,
@@ -217,7 +218,7 @@ class CallSimulator:
         elif callable(resolved):
             self.handler = resolved
             name = getattr(resolved, "__name__", type(resolved).__name__)
-            if hasattr(resolved, "sender_for"):  # the WebSocket API's handler
+            if isinstance(resolved, WebSocketHandler):
                 self.transport = InProcessWebSocketTransport(resolved, name=name, clock=clock)
             else:
                 self.transport = InProcessTransport(resolved, name=name)
