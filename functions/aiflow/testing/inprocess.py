@@ -1,13 +1,16 @@
-"""The assistant's entry points in this process, as :class:`~aiflow.testing.CallSimulator`
-drives them: the Lambda handler it builds (HTTP or WebSocket), the turn engine's reports (a
-handler's exception), the slow-turn worker run when the simulated platform says so, outbound
-call contexts, and the call as stored."""
+"""What a :class:`~aiflow.testing.CallSimulator` calls (:func:`connect`), and the assistant's
+entry points in this process as it drives them (:class:`InProcess`): the Lambda handler it
+builds (HTTP or WebSocket), the turn engine's reports (a handler's exception), the slow-turn
+worker run when the simulated platform says so, outbound call contexts, and the call as
+stored."""
 
 from __future__ import annotations
 
+import os
+import secrets
 import threading
 from collections import defaultdict
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from ..assistant import Assistant
@@ -15,12 +18,23 @@ from ..call import Call
 from ..clock import Clock
 from ..lambda_.http import lambda_handler
 from ..lambda_.websocket import WebSocketHandler
-from ..local.transports import InProcessTransport, InProcessWebSocketTransport, Transport
+from ..local.transports import (
+    HttpTransport,
+    InProcessTransport,
+    InProcessWebSocketTransport,
+    SimulatorError,
+    Transport,
+    WebSocketClientTransport,
+    load_object,
+)
+from ..protocol.phone import to_e164
 from ..report import TurnReport
 from ..routing import Router
 from ..settings import Settings
 from ..store.base import CallStore
+from ..store.memory import MemoryStore
 from ..turns import TurnEngine
+from .options import CallOptions
 
 Via = Literal["http", "websocket"]
 
@@ -120,9 +134,16 @@ class InProcess:
     def leave_outbound_context(
         self, *, to: str, data: dict[str, Any], flow_id: str, device: str
     ) -> None:
-        """What ``aiflow.outbound.dial`` does before sipgate rings: save the call's context
-        where the engine takes it on ``session_start``."""
+        """What ``aiflow.outbound.dial`` does before sipgate rings: save the context of the
+        call to ``to`` where the engine takes it on ``session_start``."""
         from ..outbound.contexts import MemoryOutboundContexts, OutboundContext
+
+        number = to_e164(to)
+        if not number or not number.startswith("+"):
+            raise SimulatorError(
+                f"an outbound call needs the callee's number in international form, got {to!r}",
+                code="bad_number",
+            )
 
         contexts = self.engine.outbound() if self.engine.outbound is not None else None
         if contexts is None:
@@ -132,7 +153,7 @@ class InProcess:
         context = OutboundContext(
             request_id=f"simulated-{self.session_id}",
             flow_id=flow_id,
-            to=to,
+            to=number,
             device=device,
             data=data,
             created_at=self.engine.clock.now_ms(),
@@ -159,3 +180,80 @@ class InProcess:
             self.engine.listeners.remove(self._listen)
         if self.owned:
             self.engine.close()
+
+
+@dataclass
+class Connected:
+    """How a simulated call reaches its target.
+
+    Attributes:
+        transport: delivers the events.
+        inprocess: the engine seen from the call, when it runs in this process and exposes
+            its engine.
+        handler: the Lambda handler called in process, if any.
+        token: the token the call sends (None: no header).
+        store: the call store of an assistant built here.
+        in_process: the target runs in this process (its logs can be quieted).
+    """
+
+    transport: Transport
+    inprocess: InProcess | None
+    handler: Any
+    token: str | None
+    store: CallStore | None
+    in_process: bool
+
+
+def connect(
+    target: Any,
+    session_id: str,
+    *,
+    options: CallOptions,
+    store: CallStore | None,
+    token: str | None,
+    clock: Clock | None,
+    settings: Settings | None,
+    transport: Via | Transport,
+) -> Connected:
+    """The transport for ``target`` (see :class:`~aiflow.testing.CallSimulator`'s
+    arguments): an Assistant or Router built here, a Lambda handler, ``module:object``, or
+    a URL."""
+    sent = token if token is not None else os.environ.get("AIFLOW_API_TOKEN")
+    if not isinstance(transport, str):
+        return Connected(transport, None, None, sent, store, False)
+    if isinstance(target, str) and target.startswith(("http://", "https://")):
+        http = HttpTransport(target, timeout_s=options.http_timeout_s)
+        return Connected(http, None, None, sent, store, False)
+    if isinstance(target, str) and target.startswith(("ws://", "wss://")):
+        return Connected(
+            WebSocketClientTransport(target, sent or ""), None, None, sent, store, False
+        )
+    resolved = load_object(target) if isinstance(target, str) else target
+    if isinstance(resolved, Assistant | Router):
+        own_token = token or secrets.token_urlsafe(18)
+        own_store = store if store is not None else MemoryStore()
+        built, inprocess = InProcess.build(
+            resolved,
+            session_id,
+            via=transport,
+            store=own_store,
+            token=own_token,
+            settings=settings,
+            clock=clock,
+            worker=options.worker != "off",
+        )
+        handler = getattr(built, "handler", None)
+        return Connected(built, inprocess, handler, own_token, own_store, True)
+    if callable(resolved):
+        name = getattr(resolved, "__name__", type(resolved).__name__)
+        way: Transport
+        if isinstance(resolved, WebSocketHandler):
+            way = InProcessWebSocketTransport(resolved, name=name, clock=clock)
+        else:
+            way = InProcessTransport(resolved, name=name)
+        return Connected(way, InProcess.of(resolved, session_id), resolved, sent, store, True)
+    raise SimulatorError(
+        f"cannot call {type(resolved).__name__}: pass an Assistant, a Router, a Lambda "
+        "handler, 'module:object' or an http(s):// or ws(s):// URL",
+        code="bad_target",
+    )

@@ -7,9 +7,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-from ..protocol.actions import Action, SpeakAction
+from ..errors import AiflowError
+from ..local.transports import Delivery
+from ..protocol.actions import Action, AudioAction, SpeakAction, parse_reply
 from ..report import TurnReport
-from .describe import speech_text, without_session
+from .describe import describe_action, speech_settings, speech_text, without_session
 from .expect import SPEECH_ENDED, Expect
 
 A = TypeVar("A", bound=Action)
@@ -44,6 +46,37 @@ class Exchange:
     headers: dict[str, str] = field(default_factory=dict)
     reports: list[TurnReport] = field(default_factory=list)
     request_id: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        by: Literal["caller", "platform"],
+        event: dict[str, Any],
+        delivery: Delivery,
+        latency_ms: float,
+        reports: list[TurnReport],
+    ) -> Exchange:
+        """The exchange of ``event`` answered with ``delivery`` (its actions parsed)."""
+        text = delivery.body.decode("utf-8", errors="replace")
+        actions: list[Action] = []
+        error = None
+        if delivery.status == 200:
+            try:
+                actions = parse_reply(text)
+            except (ValueError, AiflowError) as exc:
+                error = f"the 200 answer is not valid actions: {exc}"
+        return cls(
+            by,
+            event,
+            delivery.status,
+            text,
+            actions,
+            latency_ms,
+            error,
+            headers=dict(delivery.headers),
+            reports=reports,
+            request_id=delivery.request_id,
+        )
 
     @property
     def json(self) -> Any:
@@ -169,3 +202,33 @@ class TurnResult:
             "latency_ms": round(self.latency_ms, 1),
             "exchanges": [e.to_dict() for e in self.exchanges],
         }
+
+
+def conversation(turns: list[TurnResult], ended_by: str | None = None) -> list[dict[str, str]]:
+    """A call in reading order: ``{who, text}`` entries where ``who`` is ``caller``,
+    ``assistant`` or ``platform``; assistant entries also carry ``action`` (its type) and,
+    for speech, ``settings`` (voice, barge-in, timeout in compact form)."""
+    lines: list[dict[str, str]] = []
+    for turn in turns:
+        said = turn.said if turn.said is not None else f"({turn.label})"
+        lines.append({"who": "caller", "text": said})
+        for exchange in turn.exchanges:
+            if exchange.status >= 400 or exchange.error:
+                problem = exchange.error or f"HTTP {exchange.status} {exchange.body}"
+                lines.append({"who": "platform", "text": problem})
+            error = exchange.handler_error
+            if error is not None:
+                raised = f"the handler raised {type(error).__name__}: {error}"
+                lines.append({"who": "platform", "text": raised})
+            for action in exchange.actions:
+                entry = {"who": "assistant", "action": action.type}
+                if isinstance(action, SpeakAction):
+                    entry["text"] = speech_text(action)
+                else:
+                    entry["text"] = describe_action(action)
+                if isinstance(action, SpeakAction | AudioAction) and speech_settings(action):
+                    entry["settings"] = speech_settings(action)
+                lines.append(entry)
+    if ended_by and ended_by.startswith("transferred"):
+        lines.append({"who": "platform", "text": ended_by})
+    return lines

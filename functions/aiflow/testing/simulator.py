@@ -20,8 +20,6 @@ handler's exception is raised in the test instead of being heard as the fallback
 from __future__ import annotations
 
 import json
-import os
-import secrets
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -31,17 +29,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..assistant import Assistant
 from ..clock import Clock
-from ..errors import AiflowError
-from ..lambda_.websocket import WebSocketHandler
 from ..local.transports import (
     Delivery,
-    HttpTransport,
-    InProcessTransport,
-    InProcessWebSocketTransport,
     LambdaHandler,
     SimulatorError,
     Transport,
-    load_object,
 )
 from ..protocol.actions import (
     Action,
@@ -49,21 +41,18 @@ from ..protocol.actions import (
     HangupAction,
     SpeakAction,
     TransferAction,
-    parse_reply,
 )
-from ..protocol.phone import to_e164
 from ..report import TurnReport
 from ..routing import Router
 from .describe import (
     audio_duration_ms,
-    describe_action,
-    speech_settings,
     speech_text,
     where_raised,
 )
-from .inprocess import InProcess
+from .inprocess import connect
 from .logs import quiet_logs
-from .results import Exchange, TurnResult
+from .options import CallOptions, session_of
+from .results import Exchange, TurnResult, conversation
 
 if TYPE_CHECKING:
     from ..call import Call
@@ -76,54 +65,10 @@ DIGITS = frozenset("0123456789*#")
 __all__ = ["CallOptions", "CallSimulator", "Exchange", "SimulatorError", "TurnResult"]
 
 
-@dataclass(frozen=True)
-class CallOptions:
-    """Who calls whom, and how the simulated platform behaves.
-
-    Attributes:
-        caller: the person on the line: ``from_phone_number`` of an inbound call, the
-            number called (``to_phone_number``) of an outbound one.
-        called: the AI Flow number (``phone_number``; with a :class:`~aiflow.Router` it
-            picks the assistant).
-        account_id: ``session.account_id``.
-        direction: ``inbound``, or ``outbound``: the AI Flow calls ``caller``.
-        outbound_data: for an outbound call, what ``aiflow.outbound.dial(data=...)`` would
-            attach; the assistant finds it in ``call.outbound.data`` (in process only).
-        flow_id: the AI Flow of an outbound call's context.
-        session_id: the call id (default: a new UUID per simulator).
-        transfer_fails: every transfer fails: with a ``timeout`` the caller comes back (a
-            second ``session_start``), without one the call ends.
-        ms_per_char: speech duration estimate for ``assistant_speak.duration_ms``.
-        worker: in process, what happens to a turn that outran its budget (the caller
-            hears a filler): ``inline`` runs the slow-turn worker right after the answer,
-            so the filler's end delivers the real answer; ``manual`` pauses the filler's
-            playback until :meth:`CallSimulator.run_worker`; ``off``: no worker, the caller
-            hears the fallback.
-        real_time: wait for each speech's length between ``assistant_speak`` and
-            ``assistant_speech_ended``, as a phone would (for a webhook whose worker runs
-            in a thread of its own, e.g. ``aiflow dev``).
-        http_timeout_s: how long to wait for a remote webhook.
-    """
-
-    caller: str = "+4917612345678"
-    called: str = "+4921198765400"
-    account_id: str = "local-account"
-    direction: Literal["inbound", "outbound"] = "inbound"
-    outbound_data: Mapping[str, Any] | None = None
-    flow_id: str = "local-flow"
-    session_id: str | None = None
-    transfer_fails: bool = False
-    ms_per_char: int = 65
-    worker: Literal["inline", "manual", "off"] = "inline"
-    real_time: bool = False
-    http_timeout_s: float = 10.0
-
-
 @dataclass
 class _Playing:
     """A speech the platform started and has not finished (cut, or held for the worker)."""
 
-    text: str
     started_at: int
     duration_ms: int
     played_ms: int
@@ -179,56 +124,23 @@ class CallSimulator:
         self.state: CallState = "new"
         self.ended_by: str | None = None
         self.transfer: TransferAction | None = None
-        self.handler: Any = None
-        self.inprocess: InProcess | None = None
         self.playing: _Playing | None = None
-        self._quiet = quiet_logs
-        self.token: str | None = token if token is not None else os.environ.get("AIFLOW_API_TOKEN")
-        if not isinstance(transport, str):
-            self.transport: Transport = transport
-            self._quiet = False
-            return
-        if isinstance(target, str) and target.startswith(("http://", "https://")):
-            self.transport = HttpTransport(target, timeout_s=self.options.http_timeout_s)
-            self._quiet = False
-            return
-        if isinstance(target, str) and target.startswith(("ws://", "wss://")):
-            from ..local.transports import WebSocketClientTransport
-
-            self.transport = WebSocketClientTransport(target, self.token or "")
-            self._quiet = False
-            return
-        resolved = load_object(target) if isinstance(target, str) else target
-        if isinstance(resolved, Assistant | Router):
-            from ..store.memory import MemoryStore
-
-            self.token = token or secrets.token_urlsafe(18)
-            self.store = store if store is not None else MemoryStore()
-            self.transport, self.inprocess = InProcess.build(
-                resolved,
-                self.session_id,
-                via=transport,
-                store=self.store,
-                token=self.token,
-                settings=settings,
-                clock=clock,
-                worker=self.options.worker != "off",
-            )
-            self.handler = getattr(self.transport, "handler", None)
-        elif callable(resolved):
-            self.handler = resolved
-            name = getattr(resolved, "__name__", type(resolved).__name__)
-            if isinstance(resolved, WebSocketHandler):
-                self.transport = InProcessWebSocketTransport(resolved, name=name, clock=clock)
-            else:
-                self.transport = InProcessTransport(resolved, name=name)
-            self.inprocess = InProcess.of(resolved, self.session_id)
-        else:
-            raise SimulatorError(
-                f"cannot call {type(resolved).__name__}: pass an Assistant, a Router, a Lambda "
-                "handler, 'module:object' or an http(s):// or ws(s):// URL",
-                code="bad_target",
-            )
+        connected = connect(
+            target,
+            self.session_id,
+            options=self.options,
+            store=store,
+            token=token,
+            clock=clock,
+            settings=settings,
+            transport=transport,
+        )
+        self.transport: Transport = connected.transport
+        self.inprocess = connected.inprocess
+        self.handler = connected.handler
+        self.token = connected.token
+        self.store = connected.store
+        self._quiet = quiet_logs and connected.in_process
 
     # --- context manager --------------------------------------------------------------
 
@@ -355,7 +267,10 @@ class CallSimulator:
         back as the platform would."""
         __tracebackhide__ = True
         raw = dict(event)
-        raw.setdefault("session", self._session(full=raw.get("type") == "session_start"))
+        raw.setdefault(
+            "session",
+            session_of(self.options, self.session_id, full=raw.get("type") == "session_start"),
+        )
         if self.state == "new" and raw.get("type") == "session_start":
             self.state = "active"
         return self._turn(f"sends {raw.get('type', '?')}", [raw])
@@ -488,37 +403,12 @@ class CallSimulator:
 
     def event(self, kind: str, **fields: Any) -> dict[str, Any]:
         """The wire form of an event of this call (the full session on ``session_start``)."""
-        session = self._session(full=kind == "session_start")
+        session = session_of(self.options, self.session_id, full=kind == "session_start")
         return {"type": kind, **fields, "session": session}
 
     def conversation(self) -> list[dict[str, str]]:
-        """The call in reading order: ``{who, text}`` entries where ``who`` is ``caller``,
-        ``assistant`` or ``platform``; assistant entries also carry ``action`` (its type)
-        and, for speech, ``settings`` (voice, barge-in, timeout in compact form)."""
-        lines: list[dict[str, str]] = []
-        for turn in self.turns:
-            said = turn.said if turn.said is not None else f"({turn.label})"
-            lines.append({"who": "caller", "text": said})
-            for exchange in turn.exchanges:
-                if exchange.status >= 400 or exchange.error:
-                    problem = exchange.error or f"HTTP {exchange.status} {exchange.body}"
-                    lines.append({"who": "platform", "text": problem})
-                error = exchange.handler_error
-                if error is not None:
-                    raised = f"the handler raised {type(error).__name__}: {error}"
-                    lines.append({"who": "platform", "text": raised})
-                for action in exchange.actions:
-                    entry = {"who": "assistant", "action": action.type}
-                    if isinstance(action, SpeakAction):
-                        entry["text"] = speech_text(action)
-                    else:
-                        entry["text"] = describe_action(action)
-                    if isinstance(action, SpeakAction | AudioAction) and speech_settings(action):
-                        entry["settings"] = speech_settings(action)
-                    lines.append(entry)
-        if self.ended_by and self.ended_by.startswith("transferred"):
-            lines.append({"who": "platform", "text": self.ended_by})
-        return lines
+        """The call in reading order (see :func:`aiflow.testing.results.conversation`)."""
+        return conversation(self.turns, self.ended_by)
 
     def transcript(self) -> dict[str, Any]:
         """The whole call as a JSON-ready dict (what ``aiflow call --transcript`` saves)."""
@@ -592,7 +482,6 @@ class CallSimulator:
                 if self.state != "active":
                     return
                 playing = _Playing(
-                    str(started.get("text", "")),
                     int(started["speech_started_at"]),
                     int(started["duration_ms"]),
                     0,
@@ -668,26 +557,7 @@ class CallSimulator:
                 reports = self.inprocess.take_reports()
                 if self.options.worker == "inline" and self.inprocess.run_slow_turns():
                     reports += self.inprocess.take_reports()
-        text = delivery.body.decode("utf-8", errors="replace")
-        actions: list[Action] = []
-        error = None
-        if delivery.status == 200:
-            try:
-                actions = parse_reply(text)
-            except (ValueError, AiflowError) as exc:
-                error = f"the 200 answer is not valid actions: {exc}"
-        exchange = Exchange(
-            by,
-            event,
-            delivery.status,
-            text,
-            actions,
-            latency,
-            error,
-            headers=dict(delivery.headers),
-            reports=reports,
-            request_id=delivery.request_id,
-        )
+        exchange = Exchange.of(by, event, delivery, latency, reports)
         turn.exchanges.append(exchange)
         self._raise_handler_error(turn, reports)
         return exchange
@@ -733,15 +603,8 @@ class CallSimulator:
                 "context aiflow.outbound.dial left in its own table)",
                 code="not_in_process",
             )
-        number = to_e164(self.options.caller)
-        if not number or not number.startswith("+"):
-            raise SimulatorError(
-                f"an outbound call needs the callee's number in international form, got "
-                f"{self.options.caller!r}",
-                code="bad_number",
-            )
         self.inprocess.leave_outbound_context(
-            to=number,
+            to=self.options.caller,
             data=dict(self.options.outbound_data or {}),
             flow_id=self.options.flow_id,
             device="e0",
@@ -768,20 +631,3 @@ class CallSimulator:
         return self.event(
             "assistant_speak", duration_ms=duration, speech_started_at=self._now(), **fields
         )
-
-    def _session(self, *, full: bool) -> dict[str, Any]:
-        options = self.options
-        session: dict[str, Any] = {
-            "id": self.session_id,
-            "account_id": options.account_id,
-            "phone_number": options.called,
-        }
-        if full:
-            session["direction"] = options.direction
-            if options.direction == "outbound":
-                session["from_phone_number"] = options.called
-                session["to_phone_number"] = options.caller
-            else:
-                session["from_phone_number"] = options.caller
-                session["to_phone_number"] = options.called
-        return session
