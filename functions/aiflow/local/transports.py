@@ -133,15 +133,20 @@ class InProcessTransport:
             path: the request path (None: the webhook's).
             headers: exactly these headers (names lower-cased, as API Gateway does).
             body: ``None`` for an event without ``body``; text as it is; bytes decoded as
-                UTF-8 (or base64-encoded when ``base64_encoded``).
+                UTF-8 (base64-encoded when ``base64_encoded`` or when they are not UTF-8).
             base64_encoded: mark the body ``isBase64Encoded`` (a text body is then taken to
                 be base64 already, valid or not: how API Gateway's edge cases look).
             context: the Lambda context (e.g. ``LocalContext(timeout_ms=450)`` for a Lambda
                 close to its timeout); default a fresh one with the transport's timeout.
         """
         event = http_api_event(method, path or self.path, headers, b"")
+        if isinstance(body, bytes) and not base64_encoded:
+            try:
+                body = body.decode("utf-8")
+            except UnicodeDecodeError:  # API Gateway passes such a body base64-encoded
+                base64_encoded = True
         if isinstance(body, bytes):
-            body = base64.b64encode(body).decode() if base64_encoded else body.decode("utf-8")
+            body = base64.b64encode(body).decode()
         if body is not None:
             event["body"] = body
         event["isBase64Encoded"] = base64_encoded

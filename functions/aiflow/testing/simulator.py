@@ -160,7 +160,8 @@ class CallSimulator:
                 self.hang_up()
         if self.state != "new":
             self.state = "ended"
-        self.transport.close()
+        with self._logs():  # a WebSocket's $disconnect is an invocation too
+            self.transport.close()
         if self.inprocess is not None:
             self.inprocess.close()
 

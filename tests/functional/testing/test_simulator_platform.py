@@ -9,7 +9,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -294,13 +294,14 @@ def test_playback_moves_a_fake_clock_by_the_length_of_the_speech() -> None:
     assert greeting_at == 1_767_690_000_000  # the engine reads the same clock
 
 
+@pytest.mark.parametrize("transport", ["http", "websocket"])
 def test_in_process_the_framework_prints_nothing_to_stdout(
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], transport: Literal["http", "websocket"]
 ) -> None:
     def place(quiet: bool) -> str:
         line = Assistant(f"quiet-{uuid.uuid4().hex[:6]}")  # a new Powertools logger
         line.on_session_start(lambda: "Hi.")
-        with CallSimulator(line, quiet_logs=quiet) as call:
+        with CallSimulator(line, quiet_logs=quiet, transport=transport) as call:
             call.start()
         return capsys.readouterr().out
 
