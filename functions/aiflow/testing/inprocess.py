@@ -18,6 +18,7 @@ from ..call import Call
 from ..clock import Clock
 from ..lambda_.http import lambda_handler
 from ..lambda_.websocket import WebSocketHandler
+from ..local.server import DevServer
 from ..local.transports import (
     HttpTransport,
     InProcessTransport,
@@ -36,7 +37,7 @@ from ..store.memory import MemoryStore
 from ..turns import TurnEngine
 from .options import CallOptions
 
-Via = Literal["http", "websocket"]
+Via = Literal["http", "loopback", "websocket"]
 
 
 class InProcess:
@@ -46,13 +47,19 @@ class InProcess:
         engine: the engine behind the handler.
         session_id: the simulated call (reports of other calls are not collected).
         owned: the engine was built for this call (closed with it).
+        any_thread: the engine runs in another thread than the call's requests (a server on
+            loopback): its reports are collected whichever thread made them.
     """
 
-    def __init__(self, engine: TurnEngine, session_id: str, *, owned: bool) -> None:
+    def __init__(
+        self, engine: TurnEngine, session_id: str, *, owned: bool, any_thread: bool = False
+    ) -> None:
         self.engine = engine
         self.session_id = session_id
         self.owned = owned
+        self.any_thread = any_thread
         self.slow_turns: list[dict[str, Any]] = []  # worker payloads not yet run
+        self.server: DevServer | None = None
         self._reports: dict[int, list[TurnReport]] = defaultdict(list)
         self._lock = threading.Lock()
         engine.listeners.append(self._listen)
@@ -73,7 +80,8 @@ class InProcess:
         worker: bool,
     ) -> tuple[Transport, InProcess]:
         """The Lambda handler of ``target`` exactly as deployed (``lambda_handler`` or
-        ``websocket_handler``) on ``store``, and its transport."""
+        ``websocket_handler``) on ``store``, and its transport: in process, or real HTTP to
+        a dev server on a free loopback port (``loopback``)."""
         settings = replace(settings or Settings(), api_token=token, table_name=None)
         name = target.name
         if via == "websocket":
@@ -89,8 +97,12 @@ class InProcess:
             clock=clock,
             deferrer=slow_turns.append if worker else None,
         )
-        inprocess = cls(handler.engine, session_id, owned=True)  # type: ignore[attr-defined]
+        engine = handler.engine  # type: ignore[attr-defined]
+        inprocess = cls(engine, session_id, owned=True, any_thread=via == "loopback")
         inprocess.slow_turns = slow_turns
+        if via == "loopback":
+            inprocess.server = DevServer(handler, port=0).start()
+            return HttpTransport(inprocess.server.webhook_url), inprocess
         return InProcessTransport(handler, name=name), inprocess
 
     @classmethod
@@ -110,12 +122,15 @@ class InProcess:
             return
         # The engine reports in the thread that called it: the thread of the request.
         with self._lock:
-            self._reports[threading.get_ident()].append(report)
+            self._reports[self._thread()].append(report)
 
     def take_reports(self) -> list[TurnReport]:
         """The reports of this thread's requests since the last call."""
         with self._lock:
-            return self._reports.pop(threading.get_ident(), [])
+            return self._reports.pop(self._thread(), [])
+
+    def _thread(self) -> int:
+        return 0 if self.any_thread else threading.get_ident()
 
     # --- the worker ---------------------------------------------------------------------------
 
@@ -175,7 +190,10 @@ class InProcess:
         )
 
     def close(self) -> None:
-        """Stop listening; stop the engine's threads if it was built for this call."""
+        """Stop listening; stop the server and the engine's threads if they were built for
+        this call."""
+        if self.server is not None:
+            self.server.stop()
         if self._listen in self.engine.listeners:
             self.engine.listeners.remove(self._listen)
         if self.owned:

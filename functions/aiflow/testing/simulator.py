@@ -92,8 +92,10 @@ class CallSimulator:
             :class:`~aiflow.FakeClock` (pass the same one to what the assistant reads the
             time from); playback advances a fake clock by each speech's length.
         settings: budgets and limits of an in-process assistant (its token is ``token``).
-        transport: for an in-process assistant, ``"http"`` (the webhook) or
-            ``"websocket"`` (the WebSocket API's handler); or any transport object.
+        transport: for an assistant built here, ``"http"`` (its webhook in process),
+            ``"loopback"`` (the same served by a dev server on a free loopback port, over
+            real HTTP) or ``"websocket"`` (the WebSocket API's handler in process); or any
+            transport object.
         raise_errors: in process, a handler's exception is raised here (with a note
             naming the turn) instead of being heard as the fallback; ``False`` for tests
             of the fallback itself.
@@ -110,7 +112,7 @@ class CallSimulator:
         options: CallOptions | None = None,
         clock: Clock | None = None,
         settings: Settings | None = None,
-        transport: Literal["http", "websocket"] | Transport = "http",
+        transport: Literal["http", "loopback", "websocket"] | Transport = "http",
         raise_errors: bool = True,
         quiet_logs: bool = True,
     ) -> None:

@@ -347,3 +347,23 @@ def test_the_testing_modules_import_each_other_without_a_cycle() -> None:
     cycles = sorted(name for name in graph if reaches(name, name, {name}))
     assert cycles == []
     assert "aiflow.testing.simulator" not in graph["aiflow.testing.expect"]
+
+
+# --- over loopback ----------------------------------------------------------------------------
+
+
+def test_an_assistant_can_be_called_over_real_http_on_loopback() -> None:
+    broken = Assistant("loopback-line")
+    broken.on_session_start(lambda: "Loopback line.")
+
+    @broken.on_user_speak
+    def answer(event: UserSpeakEvent) -> str:
+        raise RuntimeError("down")
+
+    with CallSimulator(broken, transport="loopback") as call:
+        assert call.target.startswith("http://127.0.0.1:")
+        call.start().expect.speak("Loopback line.").status(200)
+        assert call.turns[0].exchanges[0].headers["content-type"] == "application/json"
+        with pytest.raises(RuntimeError, match="down"):
+            call.say("Hello?")
+        assert call.stored.history[-1].text == broken.fallback
