@@ -75,6 +75,7 @@ EXPECTATIONS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "no_more_actions": ((), None),
     "nothing": ((), None),
     "status": (("code",), "code"),
+    "speech_ended": ((), None),
 }
 
 
