@@ -55,11 +55,13 @@ def start_slow_turn(event: BaseEvent, call: Call[Any]) -> dict[str, Any]:
     }
 
 
-def filler(assistant: Assistant, index: int = 0) -> Reply:
-    """The filler sentence for the ``index``-th wait (no user-input timeout on it)."""
+def filler(assistant: Assistant, session_id: str, index: int = 0) -> Reply:
+    """The filler sentence for the ``index``-th wait (no user-input timeout on it), addressed
+    to the call like every action of a reply."""
     fillers = assistant.fillers
     text = fillers[min(index, len(fillers) - 1)]
-    return Reply(actions=[assistant.speech(text, wait_for_caller=False)])
+    speech = assistant.speech(text, wait_for_caller=False).for_session(session_id)
+    return Reply(actions=[speech])
 
 
 def while_waiting(assistant: Assistant, event: BaseEvent, call: Call[Any]) -> Reply | None:
@@ -75,8 +77,10 @@ def while_waiting(assistant: Assistant, event: BaseEvent, call: Call[Any]) -> Re
     if fillers >= assistant.max_fillers:
         call.slow_turn = None
         logger.warning("slow turn given up after %s fillers", fillers)
-        return Reply(actions=[assistant.speech(assistant.slow_apology)])
-    reply = filler(assistant, max(fillers, 1))
+        return Reply(
+            actions=[assistant.speech(assistant.slow_apology).for_session(call.session_id)]
+        )
+    reply = filler(assistant, call.session_id, max(fillers, 1))
     call.slow_turn = {**turn, "fillers": fillers + 1}
     return reply
 

@@ -386,7 +386,7 @@ class TurnEngine:
             )
             raise WorkerUnavailable("the worker could not be started") from None
         turn.report.deferred = True
-        return call, slow.filler(turn.assistant)
+        return call, slow.filler(turn.assistant, call.session_id)
 
     # --- the worker -----------------------------------------------------------------------
 

@@ -37,8 +37,10 @@ from ..testing.describe import (
     describe_action,
     speech_settings,
     speech_text,
+    where_raised,
 )
-from ..testing.simulator import CallSimulator, SimulatorError, TurnResult
+from ..testing.results import TurnResult
+from ..testing.simulator import CallSimulator, SimulatorError
 
 HELP = (
     "[bold]text[/] say it · [bold]#12[/] press keys · [bold]/silence[/] stay silent · "
@@ -98,10 +100,11 @@ class TerminalCall:
         return self.live
 
     def end(self) -> None:
-        """Hang up if the call is still up (the caller's side)."""
-        if self.call.state in ("active", "transferring"):
-            if self.call.state == "transferring":
-                self.console.print("[dim]the call has left the assistant[/]")
+        """End the call if it is still up: a transfer in progress connects, else the
+        caller hangs up."""
+        if self.call.state == "transferring":
+            self._run(self.call.complete_transfer)
+        elif self.call.state == "active":
             self._run(self.call.hang_up)
 
     @property
@@ -159,6 +162,15 @@ class TerminalCall:
                 self.problems += 1
                 problem = exchange.error or f"HTTP {exchange.status} {exchange.body}"
                 self.console.print(f"[bold red]✗ {kind}:[/] [red]{escape(problem)}[/]")
+            error = exchange.handler_error
+            if error is not None:
+                self.problems += 1
+                where = where_raised(error)
+                raised = f"{type(error).__name__}: {error}" + (f" (at {where})" if where else "")
+                self.console.print(
+                    f"[bold red]✗ {kind}: the handler raised[/] [red]{escape(raised)}[/] "
+                    "[dim]— the caller hears the fallback[/]"
+                )
             for action in exchange.actions:
                 self.console.print(self._action_line(action))
         caller = [e for e in turn.exchanges if e.by == "caller"]
@@ -170,7 +182,9 @@ class TerminalCall:
                 timing = f"in {turn.latency_ms:.0f} ms"
             self.console.print(f"[dim]          {statuses} {timing}[/]")
         if self.call.state == "ended":
-            self.console.print(f"[bold]Call over[/] [dim](ended by {self.call.ended_by})[/]")
+            ended = self.call.ended_by or "?"
+            how = ended if ended.startswith("transferred") else f"ended by {ended}"
+            self.console.print(f"[bold]Call over[/] [dim]({how})[/]")
 
     def _action_line(self, action: Action) -> str:
         if isinstance(action, SpeakAction | AudioAction):
@@ -193,7 +207,12 @@ class TerminalCall:
 
     def transcript_table(self) -> Table:
         """The whole call as a table (who, what, latency of the caller's turns)."""
-        ended = f", ended by {self.call.ended_by}" if self.call.ended_by else ""
+        ended_by = self.call.ended_by or ""
+        ended = (
+            f", {ended_by}"
+            if ended_by.startswith("transferred")
+            else (f", ended by {ended_by}" if ended_by else "")
+        )
         table = Table(
             title=f"Transcript — call {self.call.session_id[:8]}{ended}",
             show_lines=False,

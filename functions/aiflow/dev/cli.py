@@ -9,6 +9,7 @@ through a deployed entry point, like ``sam local invoke``, without Docker).
     aiflow call --ws                             # ... over its WebSocket (ws://127.0.0.1:3000/ws)
     aiflow call https://abc.execute-api.eu-central-1.amazonaws.com/webhook --token ...
     aiflow call --script caller.txt --transcript call.json
+    aiflow call --to +4921198765499             # another AI Flow number (a Router's route)
     aiflow dial --flow FLOW_ID --to +4915790000687 --device e2   # an outbound call
     aiflow invoke infra/events/session_start.json [--function webhook|worker|websocket]
     aiflow dev --record; aiflow calls list; aiflow calls show ID   # call records
@@ -123,8 +124,21 @@ def _parser() -> argparse.ArgumentParser:
         help="X-API-TOKEN (default: $AIFLOW_API_TOKEN, else the token of this project's "
         "running aiflow dev)",
     )
-    call.add_argument("--caller", default="+4917612345678", help="the caller's number")
-    call.add_argument("--called", default="+4921198765400", help="the AI Flow number dialled")
+    call.add_argument(
+        "--from",
+        "--caller",
+        dest="caller",
+        default="+4917612345678",
+        help="the caller's number (default: %(default)s)",
+    )
+    call.add_argument(
+        "--to",
+        "--called",
+        dest="called",
+        default="+4921198765400",
+        help="the AI Flow number called; with a Router it picks the assistant "
+        "(default: %(default)s)",
+    )
     call.add_argument("--session-id", help="call id (default: a new UUID)")
     call.add_argument(
         "--transfer-fails",
@@ -148,7 +162,8 @@ def _parser() -> argparse.ArgumentParser:
 def _dev(args: argparse.Namespace, argv: list[str]) -> int:
     from rich.console import Console
 
-    from .run import DevOptions, run_dev, run_reloader
+    from .reloader import run_reloader
+    from .run import DevOptions, run_dev
 
     options = DevOptions(
         target=args.target,
@@ -227,24 +242,31 @@ def _websocket(url: str, token: str | None, options: CallOptions, console: Any) 
         console.print(f"[dim]          frame after {seconds * 1000:.0f} ms: {kinds}[/]")
 
     transport = WebSocketClientTransport(url, token or "", on_frame=arrived)
-    # The simulator plays the platform; only its transport differs (no HTTP is sent).
-    call = CallSimulator("http://websocket.invalid/", token=token or "", options=options)
-    call.transport = transport
-    return call
+    return CallSimulator(url, token=token or "", options=options, transport=transport)
 
 
 def _in_process(target: str, token: str | None, options: CallOptions) -> CallSimulator:
-    """A call to ``module:object`` in this process, through its Lambda handler, with
-    Powertools as quiet as under ``aiflow dev``."""
+    """A call to ``module:object`` in this process: an Assistant or Router through its
+    Lambda handler (slow turns finished by the worker right away, a handler's exception
+    shown on the turn), any other handler as it is; Powertools as quiet as under
+    ``aiflow dev``."""
     import secrets
 
-    from .run import build_handler, quiet_powertools, resolve_target
+    from ..lambda_ import Settings
+    from ..local.transports import load_object
+    from .run import quiet_powertools, resolve_target
 
     quiet_powertools(verbose=False)
     resolve_target(target)  # the template's CodeUri on sys.path, as for aiflow dev
     token = token or os.environ.get("AIFLOW_API_TOKEN") or secrets.token_urlsafe(18)
-    os.environ["AIFLOW_API_TOKEN"] = token  # what lambda_handler expects
-    return CallSimulator(build_handler(target), token=token, options=options)
+    os.environ["AIFLOW_API_TOKEN"] = token  # what a module-level lambda_handler expects
+    return CallSimulator(
+        load_object(target),
+        token=token,
+        options=options,
+        settings=Settings.from_env(),  # budgets as configured (the store stays in memory)
+        raise_errors=False,
+    )
 
 
 if __name__ == "__main__":

@@ -1,12 +1,17 @@
 """``aiflow dev``: serve an assistant on loopback, with DynamoDB, a token and a one-line log.
 
 The assistant runs behind the real Lambda handler (:func:`aiflow.lambda_.lambda_handler`)
-through :class:`~aiflow.local.server.DevServer`. Which assistant: the one named on the
-command line, else the one ``template.yaml`` deploys (its ``Assistant`` parameter), imported
-from the template's ``CodeUri`` folder as Lambda does. The URL and token go to
-``.aiflow/dev.json`` (user-only) for ``aiflow call`` (see :mod:`aiflow.dev.state`), with
-where the call records are for ``aiflow calls``: calls are recorded with ``--record`` or
-``AIFLOW_RECORD_CALLS=true``, as in Lambda (:mod:`aiflow.records`). DynamoDB is, by choice:
+through :class:`~aiflow.local.server.DevServer`; a turn that outruns its budget is finished
+by the worker entry point in a background thread (:class:`aiflow.deadline.ThreadDeferrer`),
+as the deployed worker function would. Which assistant: the one (or the
+:class:`~aiflow.routing.Router`) named on the command line, else the one ``template.yaml``
+deploys (its ``Assistant`` parameter), imported from the template's ``CodeUri`` folder as
+Lambda does. When the caller hears the fallback, the event's line says why, and a handler's
+exception is printed with its traceback (only here: in Lambda, logs stay redacted; see
+:mod:`aiflow.dev.eventlog`). The URL and token go to ``.aiflow/dev.json`` (user-only) for
+``aiflow call`` (see :mod:`aiflow.dev.state`), with where the call records are for ``aiflow
+calls``: calls are recorded with ``--record`` or ``AIFLOW_RECORD_CALLS=true``, as in Lambda
+(:mod:`aiflow.records`). DynamoDB is, by choice:
 
 - ``embedded`` (default): moto's server on loopback in this process, with the tables of
   ``template.yaml``;
@@ -22,11 +27,9 @@ import os
 import secrets
 import shlex
 import signal
-import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -37,6 +40,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..assistant import Assistant
+from ..deadline import ThreadDeferrer
 from ..errors import AiflowError
 from ..local.console import CallConsole
 from ..local.embedded import (
@@ -47,7 +51,7 @@ from ..local.embedded import (
     find_template,
     has_aws_credentials,
 )
-from ..local.requestlog import RequestLog
+from ..local.gateway import LocalContext
 from ..local.server import DevServer
 from ..local.template import (
     ASSISTANT_ENV,
@@ -56,14 +60,13 @@ from ..local.template import (
     find_project_template,
 )
 from ..local.transports import load_object
+from ..routing import Router
+from .eventlog import TurnReports, printer
 from .state import DevState, project_dir, remove_state, write_state
 
 RECORD_ENV = "AIFLOW_RECORD_CALLS"
 _CHILD_ENV = "AIFLOW_DEV_RELOADED"
 _NO_STATE_ENV = "AIFLOW_DEV_NO_STATE"  # the reloader's children: the parent writes it
-# What --reload watches: sources and configuration, not what a call writes (transcripts).
-WATCHED_SUFFIXES = frozenset({".py", ".yaml", ".yml", ".toml", ".env"})
-_SKIPPED_DIRS = frozenset({"__pycache__", "node_modules"})
 
 
 @dataclass(frozen=True)
@@ -113,15 +116,7 @@ def run_dev(options: DevOptions, console: Console) -> int:
             generated = not os.environ.get("AIFLOW_API_TOKEN")
             token = os.environ.get("AIFLOW_API_TOKEN") or secrets.token_urlsafe(24)
             os.environ["AIFLOW_API_TOKEN"] = token  # a module-level lambda_handler reads it
-            handler = build_handler(target)
-            server = DevServer(
-                handler,
-                host=options.host,
-                port=options.port,
-                on_request=_printer(console),
-                websocket=build_websocket_handler(target),
-                console=CallConsole(handler, token=token),
-            )
+            server = dev_server(target, options, console, token)
         except OSError as exc:
             problem = str(exc)
             if exc.errno == errno.EADDRINUSE:
@@ -180,24 +175,63 @@ def _share(
     return True
 
 
-def build_handler(target: str) -> Any:
-    """The Lambda handler for ``module:object``: an Assistant gets ``lambda_handler``
-    exactly as deployed; any other callable is taken to be a Lambda handler already."""
-    obj = load_object(target)
-    if isinstance(obj, Assistant):
-        from ..lambda_ import lambda_handler
+def dev_server(
+    target: str, options: DevOptions, console: Console, token: str | None = None
+) -> DevServer:
+    """The dev server for ``module:object`` (not started): the webhook with its worker
+    thread, the WebSocket API, the browser console, and a line per event on ``console``."""
+    handler = build_handler(target)
+    websocket = build_websocket_handler(target)
+    reports = TurnReports(console)
+    for entry in (handler, websocket):
+        reports.watch(entry)
+    reports.watch_worker(getattr(handler, "worker", None))
+    return DevServer(
+        handler,
+        host=options.host,
+        port=options.port,
+        on_request=printer(console, reports),
+        websocket=websocket,
+        console=CallConsole(handler, token=token),
+    )
 
-        return lambda_handler(obj)
+
+WORKER_TIMEOUT_MS = 900_000  # the worker function's timeout in template.yaml
+
+
+def build_handler(target: str) -> Any:
+    """The Lambda handler for ``module:object``: an Assistant or a Router gets
+    ``lambda_handler`` exactly as deployed, with the worker entry point run in a background
+    thread for slow turns (``handler.worker``); any other callable is taken to be a Lambda
+    handler already."""
+    obj = load_object(target)
+    if isinstance(obj, Assistant | Router):
+        from ..lambda_ import Settings, lambda_handler, worker_handler
+        from ..lambda_.wiring import default_store
+
+        store = default_store(Settings.from_env())  # one store: the worker finds the marker
+        worker = worker_handler(obj, store=store)
+
+        def finish(payload: dict[str, Any]) -> Any:
+            return worker(
+                payload, LocalContext("aiflow-local-worker", timeout_ms=WORKER_TIMEOUT_MS)
+            )
+
+        handler = lambda_handler(obj, store=store, deferrer=ThreadDeferrer(finish))
+        handler.worker = worker  # type: ignore[attr-defined]  # its reports, for the log
+        return handler
     if callable(obj):
         return obj
-    raise DevSetupError(f"{target} is a {type(obj).__name__}, not an Assistant or a handler")
+    raise DevSetupError(
+        f"{target} is a {type(obj).__name__}, not an Assistant, a Router or a handler"
+    )
 
 
 def build_websocket_handler(target: str) -> Any:
     """The WebSocket Lambda handler for ``module:object`` (``websocket_handler`` of an
-    Assistant, as deployed), or None when the target is not an Assistant."""
+    Assistant or Router, as deployed), or None when the target is neither."""
     obj = load_object(target)
-    if isinstance(obj, Assistant):
+    if isinstance(obj, Assistant | Router):
         from ..lambda_ import websocket_handler
 
         return websocket_handler(obj)
@@ -317,17 +351,6 @@ def _create_tables(endpoint: str, template: Path) -> dict[str, str]:
     return create_tables(client, template, prefix="aiflow-local-")
 
 
-def _printer(console: Console) -> Callable[[RequestLog], None]:
-    def show(log: RequestLog) -> None:
-        colour = "green" if log.status < 300 else "yellow" if log.status < 500 else "red"
-        line = escape(log.line())
-        status = str(log.status)
-        line = line.replace(f" {status} ", f" [{colour}]{status}[/] ", 1)
-        console.print(line, highlight=False, soft_wrap=True)
-
-    return show
-
-
 def _banner(
     console: Console,
     options: DevOptions,
@@ -418,172 +441,3 @@ def _stop_on_sigterm() -> None:
 
 
 # --- reload -------------------------------------------------------------------------------
-
-
-def run_reloader(argv: Sequence[str], options: DevOptions, console: Console) -> int:
-    """Run ``aiflow dev`` in a child process and restart it when a source file changes.
-
-    The token and the embedded DynamoDB live here, in the parent, so calls in progress
-    keep their state across restarts.
-    """
-    quiet_powertools(options.verbose)
-    try:
-        target, template = resolve_target(options.target, options.template)
-    except (AiflowError, ImportError) as exc:
-        console.print(f"[bold red]aiflow dev:[/] {escape(str(exc))}")
-        return 1
-    env = dict(os.environ)
-    env.setdefault("AIFLOW_API_TOKEN", secrets.token_urlsafe(24))
-    if options.record:
-        env[RECORD_ENV] = "true"
-    env[_NO_STATE_ENV] = "1"  # this process shares URL and token, for every restart
-    child_args = [a for a in argv if a != "--reload"]
-    port = options.port
-    if port == 0:  # every restart must come back on the same port
-        port = _free_port(options)
-        child_args = [*_without_option(child_args, "--port"), "--port", str(port)]
-    with ExitStack() as stack:
-        if options.dynamodb == "embedded":
-            try:
-                db = stack.enter_context(EmbeddedDynamoDB(options.template or find_template()))
-            except DevSetupError as exc:
-                console.print(f"[bold red]aiflow dev:[/] {escape(str(exc))}")
-                return 1
-            env.update(db.environment())
-            child_args = [*_without_option(child_args, "--dynamodb"), "--dynamodb", "endpoint"]
-        host = f"[{options.host}]" if ":" in options.host else options.host
-        recording = env.get(RECORD_ENV, "").lower() in ("1", "true", "yes", "on")
-        state = DevState(
-            f"http://{host}:{port}/webhook",
-            f"ws://{host}:{port}/ws",
-            env["AIFLOW_API_TOKEN"],
-            os.getpid(),
-            target,
-            dynamodb_endpoint=env.get("AWS_ENDPOINT_URL_DYNAMODB") or None,
-            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "eu-central-1",
-            calls_table=env.get("AIFLOW_TABLE_NAME") or None,
-            records_table=(env.get("AIFLOW_RECORDS_TABLE") or None) if recording else None,
-        )
-        project = project_dir(template.parent if template is not None else None)
-        with suppress(OSError):
-            write_state(state, project)
-            stack.callback(remove_state, state.pid, project)
-        roots = _watch_roots(target, template)
-        command = [sys.executable, "-m", "aiflow.dev.cli", *child_args]
-        _stop_on_sigterm()
-        first = True
-        while True:
-            child_env = env if first else {**env, _CHILD_ENV: "1"}
-            child = subprocess.Popen(command, env=child_env)
-            first = False
-            snapshot = _mtimes(roots)
-            try:
-                while True:
-                    time.sleep(0.5)
-                    current = _mtimes(roots)
-                    if current != snapshot:
-                        changed = _changed(snapshot, current)
-                        console.print(f"[dim]{escape(changed)} changed: restarting[/]")
-                        break
-            except KeyboardInterrupt:
-                _terminate(child)
-                return 0
-            _terminate(child)
-
-
-def _free_port(options: DevOptions) -> int:
-    import socket
-
-    with socket.socket(socket.AF_INET6 if ":" in options.host else socket.AF_INET) as probe:
-        probe.bind((options.host, 0))
-        return int(probe.getsockname()[1])
-
-
-def _without_option(args: list[str], name: str) -> list[str]:
-    out: list[str] = []
-    skip = False
-    for arg in args:
-        if skip:
-            skip = False
-            continue
-        if arg == name:
-            skip = True
-            continue
-        if arg.startswith(name + "="):
-            continue
-        out.append(arg)
-    return out
-
-
-def _watch_roots(target: str, template: Path | None) -> list[Path]:
-    """The assistant's own code, the template's CodeUri folder, and aiflow itself when it
-    is a source checkout (never an installed site-packages: too big to scan, never edited)."""
-    import importlib.util
-
-    roots = [Path(__file__).resolve().parents[2]]  # functions/ of a checkout
-    if template is not None:
-        roots.append(template.parent)  # template.yaml, samconfig.toml, .env
-        with suppress(AiflowError):
-            roots.append(code_directory(template))
-    module = target.partition(":")[0]
-    try:
-        spec = importlib.util.find_spec(module.split(".")[0])
-    except (ImportError, ValueError):
-        spec = None
-    if spec is not None:
-        for location in spec.submodule_search_locations or []:
-            roots.append(Path(location).resolve())
-        if spec.origin and spec.origin not in ("built-in", "frozen"):
-            roots.append(Path(spec.origin).resolve().parent)
-    installed = ("site-packages", "dist-packages")
-    return sorted({root for root in roots if not set(root.parts) & set(installed)})
-
-
-def watched(path: Path) -> bool:
-    """Whether a change of ``path`` restarts ``aiflow dev --reload``: Python and
-    configuration sources; not JSON (transcripts ``aiflow call`` writes, compiled copies)."""
-    return path.suffix in WATCHED_SUFFIXES or path.name == ".env"
-
-
-def _mtimes(roots: list[Path]) -> dict[Path, tuple[int, int]]:
-    found: dict[Path, tuple[int, int]] = {}
-    for root in roots:
-        for path in _walk(root):
-            if not watched(path):
-                continue
-            try:
-                stat = path.stat()
-            except OSError:
-                continue
-            found[path] = (stat.st_mtime_ns, stat.st_size)  # size: coarse mtime clocks
-    return found
-
-
-def _walk(root: Path) -> Iterator[Path]:
-    """Every file under ``root``, not descending into virtualenvs, caches or build output."""
-    for folder, folders, files in os.walk(root):
-        folders[:] = [name for name in folders if not _skipped(name)]
-        for name in files:
-            yield Path(folder) / name
-
-
-def _skipped(folder: str) -> bool:
-    # Virtualenvs, caches, .aws-sam, .aiflow, .git: all hidden; plus bytecode and node_modules.
-    return folder.startswith(".") and folder not in (".", "..") or folder in _SKIPPED_DIRS
-
-
-def _changed(before: dict[Path, tuple[int, int]], after: dict[Path, tuple[int, int]]) -> str:
-    for path in sorted(set(before) | set(after)):
-        if before.get(path) != after.get(path):
-            return str(path)
-    return "a file"
-
-
-def _terminate(child: subprocess.Popen[bytes]) -> None:
-    if child.poll() is None:
-        child.terminate()
-        try:
-            child.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()

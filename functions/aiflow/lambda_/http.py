@@ -19,6 +19,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
 from ..assistant import Assistant
 from ..auth import TokenSource
+from ..clock import Clock
 from ..deadline import Deferrer
 from ..redact import log_failure
 from ..routing import Router
@@ -41,6 +42,7 @@ def lambda_handler(
     token: str | TokenSource | None = None,
     settings: Settings | None = None,
     deferrer: Deferrer | None = None,
+    clock: Clock | None = None,
 ) -> LambdaHandler:
     """Turn ``assistant`` into a Lambda handler for ``POST /webhook``.
 
@@ -52,9 +54,10 @@ def lambda_handler(
         settings: default :meth:`Settings.from_env`.
         deferrer: how slow turns reach the worker; default the Lambda function
             ``AIFLOW_WORKER_FUNCTION`` when set, else none (slow turns get the fallback).
+        clock: wall time for call timestamps (tests pass a :class:`~aiflow.FakeClock`).
     """
     settings = settings or Settings.from_env()
-    engine = build_engine(assistant, settings, store=store, deferrer=deferrer)
+    engine = build_engine(assistant, settings, store=store, deferrer=deferrer, clock=clock)
     webhook = Webhook(
         engine,
         token=token if token is not None else token_source(settings),

@@ -29,6 +29,7 @@ from typing import Any
 
 from ..assistant import Assistant
 from ..auth import TokenSource
+from ..clock import Clock
 from ..routing import Router
 from ..settings import Settings
 from ..store.base import CallStore, Connections
@@ -60,8 +61,10 @@ class WebSocketHandler:
         token: str | TokenSource | None = None,
         settings: Settings | None = None,
         sender_for: SenderFactory | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.assistant = assistant
+        self._clock = clock
         self._sender_for = sender_for
         self._store = store
         self._connections = connections
@@ -96,7 +99,7 @@ class WebSocketHandler:
                 return
             settings = self._settings or Settings.from_env()
             self._settings = settings
-            engine = build_engine(self.assistant, settings, store=self._store)
+            engine = build_engine(self.assistant, settings, store=self._store, clock=self._clock)
             observer = Observer(self.assistant.name, settings)
             transport = WebSocketTransport(
                 engine,
@@ -156,6 +159,7 @@ def websocket_handler(
     token: str | TokenSource | None = None,
     settings: Settings | None = None,
     sender_for: SenderFactory | None = None,
+    clock: Clock | None = None,
 ) -> WebSocketHandler:
     """Turn ``assistant`` into the Lambda handler of an API Gateway WebSocket API.
 
@@ -166,6 +170,7 @@ def websocket_handler(
         token: as for :func:`aiflow.lambda_.lambda_handler` (same environment, same secret).
         settings: default :meth:`Settings.from_env`.
         sender_for: how replies are sent; default the Management API (:class:`ManagementApi`).
+        clock: wall time for call timestamps (tests pass a :class:`~aiflow.FakeClock`).
     """
     return WebSocketHandler(
         assistant,
@@ -174,6 +179,7 @@ def websocket_handler(
         token=token,
         settings=settings,
         sender_for=sender_for,
+        clock=clock,
     )
 
 

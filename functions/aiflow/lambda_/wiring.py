@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..assistant import Assistant
+from ..clock import Clock
 from ..deadline import Deferrer
 from ..records.policy import RecordPolicy, policy_for
 from ..routing import Router, as_router
@@ -66,16 +67,19 @@ def build_engine(
     store: CallStore | None = None,
     deferrer: Deferrer | None = None,
     records: RecordStore | None = None,
+    clock: Clock | None = None,
 ) -> TurnEngine:
     """The engine of one function: the given or default store and worker, the outbound
     call contexts next to the calls, and the call recorder if calls are recorded (finished
-    records go to ``records``, default :func:`default_record_store`)."""
+    records go to ``records``, default :func:`default_record_store`; ``clock``: wall time, a
+    fake one in tests)."""
     call_store = store if store is not None else default_store(settings)
     engine = TurnEngine(
         target,
         call_store,
         limits=limits(settings),
         deferrer=deferrer if deferrer is not None else default_deferrer(settings),
+        clock=clock,
         redact_logs=settings.redact_logs,
     )
     engine.outbound = _outbound_contexts(call_store)

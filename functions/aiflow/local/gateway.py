@@ -76,7 +76,8 @@ def http_api_event(
         method: ``POST``, ``GET``, ...
         target: the request target, path plus optional query (``/webhook?x=1``).
         headers: request headers; names are lower-cased as API Gateway does.
-        body: the raw body; text types are passed as text, anything else base64-encoded.
+        body: the raw body; text types are passed as text, anything else (and a "text"
+            body that is not UTF-8) base64-encoded, as API Gateway does.
         source_ip: the client address.
     """
     parts = urlsplit(target)
@@ -86,7 +87,7 @@ def http_api_event(
         key = name.lower()
         lowered[key] = f"{lowered[key]},{value}" if key in lowered else value
     content_type = lowered.get("content-type", "application/json")
-    is_text = not body or content_type.startswith(_TEXT_TYPES)
+    is_text = not body or (content_type.startswith(_TEXT_TYPES) and _is_utf8(body))
     now = time.time()
     event: dict[str, Any] = {
         "version": "2.0",
@@ -123,6 +124,14 @@ def http_api_event(
     if body:
         event["body"] = body.decode("utf-8") if is_text else base64.b64encode(body).decode()
     return event
+
+
+def _is_utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def lambda_response(result: Any) -> GatewayResponse:
@@ -165,8 +174,13 @@ class LocalGateway:
     ) -> GatewayResponse:
         """Answer one HTTP request. A handler that raises gets the 500 API Gateway sends."""
         event = http_api_event(method, target, headers, body)
+        return self.invoke(event, LocalContext(timeout_ms=self.timeout_ms))
+
+    def invoke(self, event: dict[str, Any], context: Any = None) -> GatewayResponse:
+        """Call the handler with an API Gateway event as it is (e.g. a sample event)."""
+        context = context if context is not None else LocalContext(timeout_ms=self.timeout_ms)
         try:
-            result = self.handler(event, LocalContext(timeout_ms=self.timeout_ms))
+            result = self.handler(event, context)
         except Exception:
             logger.exception("the Lambda handler raised; API Gateway answers 500")
             body = json.dumps({"message": "Internal Server Error"}).encode()

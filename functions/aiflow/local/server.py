@@ -8,6 +8,7 @@ served on the same port as an API Gateway WebSocket API (see :mod:`aiflow.local.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -21,6 +22,23 @@ if TYPE_CHECKING:
     from .console import CallConsole
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # what API Gateway accepts
+READ_TIMEOUT_S = 30  # a client that stops sending mid-request does not hold a thread forever
+
+
+class _Server(ThreadingHTTPServer):
+    # The listen backlog: the default of 5 drops connections when a load test or the
+    # platform opens many at once (API Gateway queues thousands).
+    request_queue_size = 128
+    daemon_threads = True
+
+
+class BadRequest(Exception):
+    """A request the dev server cannot hand to the gateway (its length is unknown or wrong)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
 
 
 class DevServer:
@@ -56,8 +74,7 @@ class DevServer:
             from .websocket import LocalWebSocketGateway
 
             self.websocket = LocalWebSocketGateway(websocket, on_request=on_request)
-        self.httpd = ThreadingHTTPServer((host, port), _handler_class(self))
-        self.httpd.daemon_threads = True
+        self.httpd = _Server((host, port), _handler_class(self))
         self._thread: threading.Thread | None = None
 
     @property
@@ -145,17 +162,23 @@ def _handler_class(server: DevServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "aiflow-dev"
+        timeout = READ_TIMEOUT_S
 
         def _serve(self) -> None:
             if server.websocket is not None and server.websocket.wants(self):
                 self.close_connection = True
                 server.websocket.serve(self)  # until the WebSocket closes
                 return
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_BODY_BYTES:
-                self._send(413, b'{"message":"Request Entity Too Large"}', close=True)
+            try:
+                body = self._body()
+            except BadRequest as bad:
+                error = json.dumps({"code": bad.code, "message": bad.message}).encode()
+                status = 413 if bad.code == "body_too_large" else 400
+                self._send(status, error, close=True)  # the rest of the stream is unreadable
                 return
-            body = self.rfile.read(length) if length else b""
+            except (TimeoutError, OSError):
+                self.close_connection = True  # the client stopped sending: nobody to answer
+                return
             if server.console is not None and server.console.wants(self.path):
                 headers = dict(self.headers.items())
                 answer = server.console.respond(
@@ -165,6 +188,46 @@ def _handler_class(server: DevServer) -> type[BaseHTTPRequestHandler]:
                 return
             response = server.handle(self.command, self.path, dict(self.headers.items()), body)
             self._send(response.status, response.body, headers=response.headers)
+
+        def _body(self) -> bytes:
+            """The request body, read as its headers say (``Content-Length`` or chunked)."""
+            if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+                return self._chunked()
+            raw = self.headers.get("Content-Length")
+            if raw is None:
+                if self.command in ("POST", "PUT", "PATCH"):
+                    raise BadRequest(
+                        "length_required", f"a {self.command} needs a Content-Length header"
+                    )
+                return b""
+            if not raw.strip().isdigit():  # also refuses "-1", "12abc", "1e3", " "
+                raise BadRequest("bad_content_length", "Content-Length is not a byte count")
+            length = int(raw.strip())
+            if length > MAX_BODY_BYTES:
+                raise BadRequest("body_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes")
+            body = self.rfile.read(length) if length else b""
+            if len(body) < length:
+                raise BadRequest("incomplete_body", "the body is shorter than Content-Length")
+            return body
+
+        def _chunked(self) -> bytes:
+            parts: list[bytes] = []
+            size = 0
+            while True:
+                line = self.rfile.readline(1024).split(b";", 1)[0].strip()
+                try:
+                    chunk = int(line, 16)
+                except ValueError:
+                    raise BadRequest("bad_chunk", "a chunk size is not hexadecimal") from None
+                if chunk == 0:
+                    while self.rfile.readline(1024).strip():  # trailers
+                        pass
+                    return b"".join(parts)
+                size += chunk
+                if size > MAX_BODY_BYTES:
+                    raise BadRequest("body_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes")
+                parts.append(self.rfile.read(chunk))
+                self.rfile.readline(1024)  # the CRLF after the chunk
 
         def _send(
             self,

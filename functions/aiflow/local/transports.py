@@ -1,8 +1,14 @@
-"""How a simulated platform reaches a webhook: in process through the local API Gateway, over
-real HTTP with ``urllib``, or over a WebSocket; and :func:`load_object` for ``module:name``."""
+"""How a simulated platform reaches an assistant: through the local API Gateway in process
+(HTTP, or the WebSocket API's Lambda handler), over real HTTP with ``urllib``, or over a real
+WebSocket; and :func:`load_object` for ``module:name``.
+
+Every transport answers an event with a :class:`Delivery` (status, body, headers); the
+WebSocket ones collect the frames sent for an event into one JSON array (200), or 204.
+"""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import importlib
 import json
@@ -10,11 +16,17 @@ import queue
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
+import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ..clock import Clock
 from ..errors import AiflowError
+from .gateway import LocalContext, LocalGateway, http_api_event, lambda_response
+from .websocket import clear_metrics, websocket_event
 
 # The platform's own notifications: they rarely get an answer.
 _PLATFORM_EVENTS = frozenset({"assistant_speak", "assistant_speech_ended", "session_end"})
@@ -28,13 +40,30 @@ class SimulatorError(AiflowError):
     code = "simulator"
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """The answer to one request (or, over a WebSocket, the frames sent for one event).
+
+    Attributes:
+        status: the HTTP status (a WebSocket: 200 with frames, 204 without).
+        body: the body (a WebSocket: the actions of every frame, as one JSON array).
+        headers: the answer's headers, names in lower case.
+        request_id: in process, the Lambda request id of the invocation.
+    """
+
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+    request_id: str | None = None
+
+
 class Transport(Protocol):
-    """Delivers one webhook request; returns status and body."""
+    """Delivers one event of a call; see :class:`Delivery`."""
 
     description: str
 
-    def post(self, body: bytes, headers: Mapping[str, str]) -> tuple[int, bytes]:
-        """Send ``body`` and return the answer."""
+    def post(self, body: bytes, headers: Mapping[str, str]) -> Delivery:
+        """Send ``body`` (one JSON event) and return the answer."""
         ...
 
     def close(self) -> None:
@@ -42,20 +71,89 @@ class Transport(Protocol):
         ...
 
 
+class RawTransport(Transport, Protocol):
+    """An HTTP transport that can also send requests that are not events."""
+
+    def request(
+        self,
+        method: str,
+        path: str | None,
+        headers: Mapping[str, str],
+        body: bytes | str | None,
+        *,
+        base64_encoded: bool = False,
+        context: LocalContext | None = None,
+    ) -> Delivery:
+        """Send any request (see :meth:`InProcessTransport.request`)."""
+        ...
+
+
 class InProcessTransport:
-    """The Lambda handler behind a local API Gateway, in this process."""
+    """The Lambda handler behind a local API Gateway (HTTP API, payload 2.0), in this process.
 
-    def __init__(self, handler: LambdaHandler, *, path: str = "/webhook", name: str = "") -> None:
-        from .gateway import LocalGateway  # standard library only
+    Args:
+        handler: the Lambda handler.
+        path: where events are posted.
+        name: for :attr:`description`.
+        timeout_ms: the simulated Lambda timeout.
+    """
 
-        self.gateway = LocalGateway(handler)
+    def __init__(
+        self,
+        handler: LambdaHandler,
+        *,
+        path: str = "/webhook",
+        name: str = "",
+        timeout_ms: int = 10_000,
+    ) -> None:
+        self.handler = handler
         self.path = path
+        self.timeout_ms = timeout_ms
+        self.gateway = LocalGateway(handler, timeout_ms=timeout_ms)
         self.description = f"in-process {name}".strip()
 
-    def post(self, body: bytes, headers: Mapping[str, str]) -> tuple[int, bytes]:
+    def post(self, body: bytes, headers: Mapping[str, str]) -> Delivery:
         """See :class:`Transport`."""
-        response = self.gateway.request("POST", self.path, headers, body)
-        return response.status, response.body
+        return self.request("POST", self.path, headers, body)
+
+    def request(
+        self,
+        method: str,
+        path: str | None,
+        headers: Mapping[str, str],
+        body: bytes | str | None,
+        *,
+        base64_encoded: bool = False,
+        context: LocalContext | None = None,
+    ) -> Delivery:
+        """Invoke the handler with the API Gateway event of any request.
+
+        Args:
+            method: ``POST``, ``GET``, ...
+            path: the request path (None: the webhook's).
+            headers: exactly these headers (names lower-cased, as API Gateway does).
+            body: ``None`` for an event without ``body``; text as it is; bytes decoded as
+                UTF-8 (base64-encoded when ``base64_encoded`` or when they are not UTF-8).
+            base64_encoded: mark the body ``isBase64Encoded`` (a text body is then taken to
+                be base64 already, valid or not: how API Gateway's edge cases look).
+            context: the Lambda context (e.g. ``LocalContext(timeout_ms=450)`` for a Lambda
+                close to its timeout); default a fresh one with the transport's timeout.
+        """
+        event = http_api_event(method, path or self.path, headers, b"")
+        if isinstance(body, bytes) and not base64_encoded:
+            try:
+                body = body.decode("utf-8")
+            except UnicodeDecodeError:  # API Gateway passes such a body base64-encoded
+                base64_encoded = True
+        if isinstance(body, bytes):
+            body = base64.b64encode(body).decode()
+        if body is not None:
+            event["body"] = body
+        event["isBase64Encoded"] = base64_encoded
+        context = context or LocalContext(timeout_ms=self.timeout_ms)
+        response = self.gateway.invoke(event, context)
+        headers_out = {k.lower(): v for k, v in response.headers.items()}
+        return Delivery(response.status, response.body, headers_out, context.aws_request_id)
 
     def close(self) -> None:
         """Nothing to release."""
@@ -69,21 +167,159 @@ class HttpTransport:
         self.timeout_s = timeout_s
         self.description = url
 
-    def post(self, body: bytes, headers: Mapping[str, str]) -> tuple[int, bytes]:
+    def post(self, body: bytes, headers: Mapping[str, str]) -> Delivery:
         """See :class:`Transport`."""
-        request = urllib.request.Request(self.url, data=body, headers=dict(headers), method="POST")
+        return self._send(self.url, "POST", headers, body)
+
+    def request(
+        self,
+        method: str,
+        path: str | None,
+        headers: Mapping[str, str],
+        body: bytes | str | None,
+        *,
+        base64_encoded: bool = False,
+        context: LocalContext | None = None,
+    ) -> Delivery:
+        """Send any request to ``path`` (None: the webhook's) on the webhook's host; base64
+        bodies and Lambda contexts exist only in process."""
+        if base64_encoded or context is not None:
+            raise SimulatorError(
+                "base64_encoded and context exist only in process", code="in_process_only"
+            )
+        parts = urllib.parse.urlsplit(self.url)
+        url = urllib.parse.urlunsplit((parts.scheme, parts.netloc, path or parts.path, "", ""))
+        data = body.encode("utf-8") if isinstance(body, str) else body
+        return self._send(url, method, headers, data)
+
+    def _send(
+        self, url: str, method: str, headers: Mapping[str, str], body: bytes | None
+    ) -> Delivery:
+        request = urllib.request.Request(url, data=body, headers=dict(headers), method=method)
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                return int(response.status), response.read()
+                found = {k.lower(): v for k, v in response.headers.items()}
+                return Delivery(int(response.status), response.read(), found)
         except urllib.error.HTTPError as exc:
             with exc:
-                return int(exc.code), exc.read()
+                found = {k.lower(): v for k, v in exc.headers.items()}
+                return Delivery(int(exc.code), exc.read(), found)
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise SimulatorError(f"cannot reach {self.url}: {reason}", code="unreachable") from None
 
     def close(self) -> None:
         """Nothing to release (urllib opens a connection per request)."""
+
+
+class InProcessWebSocketTransport:
+    """The WebSocket Lambda handler (:func:`aiflow.lambda_.websocket_handler`) driven in
+    process, as API Gateway's WebSocket API drives it: ``$connect`` with the headers of the
+    first event (the token), one ``$default`` invocation per event, ``$disconnect`` on
+    :meth:`close`. Replies, which the Management API would post to the connection, are
+    recorded by a sender; :meth:`post` returns the frames sent during its invocation as one
+    array. No socket, no waiting: the handler returns when the turn is done.
+
+    Args:
+        handler: the WebSocket handler; its ``sender_for`` is pointed at this transport.
+        name: for :attr:`description`.
+        clock: the time of each frame (``requestTimeEpoch``, the reference for
+            interruptions); default the system clock.
+        timeout_ms: the simulated Lambda timeout.
+    """
+
+    def __init__(
+        self,
+        handler: Any,
+        *,
+        name: str = "",
+        clock: Clock | None = None,
+        timeout_ms: int = 60_000,
+    ) -> None:
+        self.handler = handler
+        self.clock = clock
+        self.timeout_ms = timeout_ms
+        self.description = f"in-process WebSocket {name}".strip()
+        self.connection_id = base64.b64encode(uuid.uuid4().bytes[:10]).decode()
+        self.connected = False
+        self._frames: dict[str, list[str]] = {}
+        self._late: list[str] = []  # frames of an earlier event still being streamed
+        self._lock = threading.Lock()
+        handler.sender_for = self._sender_for
+
+    def post(self, body: bytes, headers: Mapping[str, str]) -> Delivery:
+        """See :class:`Transport`; the first event also connects (a refusal is its answer)."""
+        if not self.connected:
+            refused = self._connect(headers)
+            if refused is not None:
+                return refused
+        request_id = uuid.uuid4().hex
+        with self._lock:
+            self._frames[request_id] = []
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+        event = websocket_event(
+            "$default",
+            self.connection_id,
+            body=text if text is not None else base64.b64encode(body).decode(),
+            binary=text is None,
+            request_id=request_id,
+            at=self._now(),
+        )
+        try:
+            self.handler(event, LocalContext(timeout_ms=self.timeout_ms))
+        finally:
+            clear_metrics()
+            with self._lock:
+                frames = [*self._late, *self._frames.pop(request_id, [])]
+                self._late = []
+        actions: list[Any] = []
+        for frame in frames:
+            decoded = json.loads(frame)
+            actions.extend(decoded if isinstance(decoded, list) else [decoded])
+        if not actions:
+            return Delivery(204, b"", {}, request_id)
+        data = json.dumps(actions, ensure_ascii=False).encode("utf-8")
+        return Delivery(200, data, {"content-type": "application/json"}, request_id)
+
+    def close(self) -> None:
+        """The platform hangs up: ``$disconnect``."""
+        if self.connected:
+            self.connected = False
+            event = websocket_event("$disconnect", self.connection_id, at=self._now())
+            with contextlib.suppress(Exception):  # closing must not hide a test's failure
+                self.handler(event, LocalContext(timeout_ms=self.timeout_ms))
+            clear_metrics()
+
+    def _connect(self, headers: Mapping[str, str]) -> Delivery | None:
+        event = websocket_event("$connect", self.connection_id, headers=headers, at=self._now())
+        try:
+            result = self.handler(event, LocalContext(timeout_ms=self.timeout_ms))
+        finally:
+            clear_metrics()
+        response = lambda_response(result)
+        if response.status != 200:
+            found = {k.lower(): v for k, v in response.headers.items()}
+            return Delivery(response.status, response.body, found)
+        self.connected = True
+        return None
+
+    def _now(self) -> int:
+        return self.clock.now_ms() if self.clock is not None else int(time.time() * 1000)
+
+    def _sender_for(self, request_context: Mapping[str, Any]) -> Callable[[str], None]:
+        request_id = str(request_context.get("requestId"))
+
+        def send(body: str) -> None:
+            with self._lock:
+                if request_id in self._frames:
+                    self._frames[request_id].append(body)
+                else:  # an earlier event's turn is still streaming: it comes with the next
+                    self._late.append(body)
+
+        return send
 
 
 def load_object(spec: str) -> Any:
@@ -110,7 +346,7 @@ def load_object(spec: str) -> Any:
 
 
 class WebSocketClientTransport:
-    """A :class:`aiflow.local.transports.Transport` over a WebSocket, for the call simulator.
+    """A :class:`Transport` over a real WebSocket, for the call simulator (``aiflow call --ws``).
 
     The platform's side of a WebSocket call: connect once with ``X-API-TOKEN``, send each
     event as a frame. There is no answer as such, so :meth:`post` collects the frames that
@@ -181,7 +417,7 @@ class WebSocketClientTransport:
         finally:
             self._frames.put(None)
 
-    def post(self, body: bytes, headers: Mapping[str, str]) -> tuple[int, bytes]:
+    def post(self, body: bytes, headers: Mapping[str, str]) -> Delivery:
         """Send one event; return the frames that answered it (see the class docstring)."""
         from websockets.exceptions import ConnectionClosed
 
@@ -215,8 +451,8 @@ class WebSocketClientTransport:
             timeout = self.quiet_s
         self.first_frame_ms.append(first)
         if not actions:
-            return 204, b""
-        return 200, json.dumps(actions, ensure_ascii=False).encode("utf-8")
+            return Delivery(204, b"")
+        return Delivery(200, json.dumps(actions, ensure_ascii=False).encode("utf-8"))
 
     def close(self) -> None:
         """Close the connection (the platform hangs up)."""

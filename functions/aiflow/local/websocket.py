@@ -10,7 +10,8 @@ the token check, the transport, streaming and interruptions run exactly as deplo
 The WebSocket protocol is ``websockets``' Sans-I/O layer on the dev server's own socket, so
 HTTP and WebSocket share one port.
 
-The client side (``aiflow call --ws``) is :class:`aiflow.local.transports.WebSocketTransport`.
+The client side (``aiflow call --ws``) is
+:class:`aiflow.local.transports.WebSocketClientTransport`.
 
 Local-only code: it is not shipped to Lambda.
 """
@@ -300,7 +301,7 @@ class LocalWebSocketGateway:
             logger.exception("the WebSocket handler failed on %s", route)
             return {"statusCode": 500}
         finally:
-            _clear_metrics()
+            clear_metrics()
 
     def _sender_for(self, request_context: Mapping[str, Any]) -> Sender:
         connection_id = str(request_context.get("connectionId"))
@@ -372,7 +373,7 @@ def _connection_id() -> str:
     return base64.b64encode(secrets.token_bytes(10)).decode()
 
 
-def _clear_metrics() -> None:
+def clear_metrics() -> None:
     """With metrics disabled Powertools never clears its process-wide set (see run.py)."""
     if os.environ.get("POWERTOOLS_METRICS_DISABLED", "").lower() in ("1", "true", "yes"):
         from aws_lambda_powertools import Metrics

@@ -13,14 +13,9 @@ when asked for.
 """
 
 from .expect import Expect, render_turn
+from .results import Exchange, TurnResult
 from .scenario import Scenario, ScenarioError, load_scenarios, run_scenario
-from .simulator import (
-    CallOptions,
-    CallSimulator,
-    Exchange,
-    SimulatorError,
-    TurnResult,
-)
+from .simulator import CallOptions, CallSimulator, SimulatorError
 
 __all__ = [
     "CallOptions",

@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
 import re
+import traceback
 from typing import Any
 
 from ..errors import AiflowError
@@ -80,3 +82,31 @@ def speech_settings(action: SpeakAction | AudioAction) -> str:
 
 def without_session(wire: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in wire.items() if k != "session_id"}
+
+
+_FRAMEWORK = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _in_framework(frame: traceback.FrameSummary) -> bool:
+    return os.path.abspath(frame.filename).startswith(_FRAMEWORK + os.sep)
+
+
+def where_raised(exc: BaseException) -> str | None:
+    """``app.py:12 in answer``: the innermost frame of ``exc`` in the assistant's code (not
+    in aiflow or an installed library), else the innermost of all; None without a traceback."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return None
+    own = [f for f in frames if not _in_framework(f) and "site-packages" not in f.filename]
+    frame = (own or frames)[-1]
+    return f"{frame.filename}:{frame.lineno} in {frame.name}"
+
+
+def format_error(exc: BaseException) -> list[str]:
+    """``exc`` as traceback lines without aiflow's own frames (the handler's code and the
+    libraries it called remain), so the lines point at the assistant's mistake."""
+    error = traceback.TracebackException.from_exception(exc)
+    kept = [frame for frame in error.stack if not _in_framework(frame)]
+    if kept:
+        error.stack = traceback.StackSummary.from_list(kept)
+    return "".join(error.format()).rstrip("\n").splitlines()

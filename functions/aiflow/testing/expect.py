@@ -13,7 +13,7 @@ import difflib
 import json
 import re
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
 from ..protocol.actions import (
     Action,
@@ -25,7 +25,44 @@ from ..protocol.actions import (
 )
 from ..protocol.phone import to_action_number
 from .describe import describe_action, speech_settings, speech_text
-from .simulator import Exchange, TurnResult
+
+SPEECH_ENDED = "(speech ended)"
+
+
+class ExchangeLike(Protocol):
+    """What the cursor reads of one request (see :class:`aiflow.testing.Exchange`)."""
+
+    @property
+    def by(self) -> str: ...
+    @property
+    def event(self) -> dict[str, Any]: ...
+    @property
+    def status(self) -> int: ...
+    @property
+    def body(self) -> str: ...
+    @property
+    def actions(self) -> list[Action]: ...
+    @property
+    def latency_ms(self) -> float: ...
+    @property
+    def error(self) -> str | None: ...
+
+
+class TurnLike(Protocol):
+    """What the cursor reads of one turn (see :class:`aiflow.testing.TurnResult`)."""
+
+    @property
+    def number(self) -> int: ...
+    @property
+    def label(self) -> str: ...
+    @property
+    def exchanges(self) -> Sequence[ExchangeLike]: ...
+    @property
+    def actions(self) -> list[Action]: ...
+    @property
+    def status(self) -> int: ...
+    @property
+    def latency_ms(self) -> float: ...
 
 
 class Expect:
@@ -35,10 +72,18 @@ class Expect:
     ``text`` must match exactly, ``regex`` is searched (``re.search``).
     """
 
-    def __init__(self, turn: TurnResult) -> None:
+    def __init__(self, turn: TurnLike) -> None:
         self.turn = turn
         self.actions: list[Action] = turn.actions
         self.position = 0
+        # For each action: how many speech ends the platform had reported before it came.
+        self._ends_before: list[int] = []
+        ends = 0
+        for exchange in turn.exchanges:
+            if exchange.event.get("type") == "assistant_speech_ended":
+                ends += 1
+            self._ends_before += [ends] * len(exchange.actions)
+        self._ends = ends
 
     # --- actions ------------------------------------------------------------------------
 
@@ -135,6 +180,19 @@ class Expect:
         self.position += 1
         return self
 
+    def speech_ended(self) -> Expect:
+        """The speech so far was played to its end before the next action came: the next
+        action answers the platform's ``assistant_speech_ended`` (a held ``hangup`` or
+        ``transfer``); at the end of the turn, the last speech was heard in full."""
+        __tracebackhide__ = True
+        before = self._ends_before[self.position - 1] if self.position > 0 else 0
+        after = (
+            self._ends_before[self.position] if self.position < len(self.actions) else self._ends
+        )
+        if after <= before:
+            self._fail(SPEECH_ENDED)
+        return self
+
     def skip(self, count: int = 1) -> Expect:
         """Pass over ``count`` actions without checking them."""
         __tracebackhide__ = True
@@ -227,7 +285,7 @@ class Expect:
         raise AssertionError("\n".join(lines))
 
 
-def render_turn(turn: TurnResult, *, mark: int | None = None, mark_end: bool = False) -> str:
+def render_turn(turn: TurnLike, *, mark: int | None = None, mark_end: bool = False) -> str:
     """The turn as indented lines: each request, the actions it got; ``>>>`` at ``mark``."""
     lines: list[str] = []
     index = 0
@@ -242,7 +300,7 @@ def render_turn(turn: TurnResult, *, mark: int | None = None, mark_end: bool = F
     return "\n".join(lines)
 
 
-def _exchange_line(exchange: Exchange) -> str:
+def _exchange_line(exchange: ExchangeLike) -> str:
     event = exchange.event
     kind = str(event.get("type", "?"))
     shown = []

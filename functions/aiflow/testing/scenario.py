@@ -1,7 +1,8 @@
 """YAML call scenarios (``*.call.yaml``): a call written down as turns and expectations.
 
     name: the caller says goodbye
-    assistant: receptionist.app:assistant
+    assistant: receptionist.app:assistant   # an Assistant or a Router
+    called: "+49 211 98765400"      # the AI Flow number (a Router picks by it; optional)
     max_latency_ms: 1000            # budget of every turn (optional)
     turns:
       - start:
@@ -15,22 +16,25 @@
 
 A file may hold several scenarios as YAML documents (``---``). Mistakes in a scenario are
 reported before the call starts, naming the file, line, turn and expectation and listing
-the valid keys.
+the valid keys. A handler that raises fails the scenario with its exception (type, message
+and where it was raised), named by file and turn.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from ..errors import AiflowError
+from .describe import where_raised
 from .expect import Expect
-from .simulator import CallOptions, CallSimulator, TurnResult
+from .results import TurnResult
+from .simulator import CallOptions, CallSimulator
 
 if TYPE_CHECKING:
     from ..store.base import CallStore
@@ -38,9 +42,11 @@ if TYPE_CHECKING:
 SCENARIO_KEYS = {
     "name": "a title for the test (default: the file name)",
     "description": "free text",
-    "assistant": "the assistant to call, as module:object",
-    "caller": "the caller's number",
-    "called": "the AI Flow number that was dialled",
+    "assistant": "the assistant (or Router) to call, as module:object",
+    "caller": "the caller's number (of an outbound call: the number called)",
+    "called": "the AI Flow number (a Router picks the assistant by it)",
+    "direction": "inbound (default) or outbound: the AI Flow calls `caller`",
+    "outbound_data": "an outbound call's data, as aiflow.outbound.dial(data=...) attaches it",
     "transfer_fails": "every transfer fails (the caller comes back after its timeout)",
     "max_latency_ms": "time budget of every turn",
     "turns": "the list of turns",
@@ -69,6 +75,7 @@ EXPECTATIONS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "no_more_actions": ((), None),
     "nothing": ((), None),
     "status": (("code",), "code"),
+    "speech_ended": ((), None),
 }
 
 
@@ -206,6 +213,11 @@ def run_scenario(
                 raise ScenarioFailure(
                     f"{scenario.where(step)}: {step.where()}: {exc.message}"
                 ) from None
+            except Exception as exc:  # the assistant's handler raised (CallSimulator)
+                raise ScenarioFailure(
+                    f"{scenario.where(step)}: {step.where()}: the handler raised "
+                    f"{type(exc).__name__}: {exc}{_raised_at(exc)}"
+                ) from exc
             results.append(turn)
             cursor = turn.expect
             for number, expectation in enumerate(step.expectations, start=1):
@@ -268,9 +280,17 @@ def _scenario(path: Path, doc: Any, index: int, count: int) -> Scenario:
     if not isinstance(turns, list) or not turns:
         raise ScenarioError(f"{where}: `turns` must be a non-empty list of turns")
     options = CallOptions(transfer_fails=bool(doc.get("transfer_fails", False)))
-    for key in ("caller", "called"):
-        if key in doc:
-            options = _replace(options, **{key: str(doc[key])})
+    if "caller" in doc:
+        options = replace(options, caller=str(doc["caller"]))
+    if "called" in doc:
+        options = replace(options, called=str(doc["called"]))
+    direction = doc.get("direction", "inbound")
+    if direction not in ("inbound", "outbound"):
+        raise ScenarioError(f"{where}: `direction` must be inbound or outbound, got {direction!r}")
+    data = doc.get("outbound_data")
+    if data is not None and (direction != "outbound" or not isinstance(data, dict)):
+        raise ScenarioError(f"{where}: `outbound_data` takes a mapping, on an outbound call")
+    options = replace(options, direction=direction, outbound_data=dict(data) if data else None)
     default_name = path.name.removesuffix(".call.yaml") + (f"[{index + 1}]" if count > 1 else "")
     default_budget = _number(doc.get("max_latency_ms"), f"{where}: max_latency_ms")
     assistant = doc.get("assistant")
@@ -406,7 +426,7 @@ def _number(value: Any, where: str) -> float | None:
     return float(value)
 
 
-def _replace(options: CallOptions, **changes: Any) -> CallOptions:
-    from dataclasses import replace
-
-    return replace(options, **changes)
+def _raised_at(exc: BaseException) -> str:
+    """`` (at app.py:12 in answer)``: where in the assistant's code it was raised."""
+    where = where_raised(exc)
+    return f" (at {where})" if where else ""

@@ -4,239 +4,130 @@
         call.start().expect.speak(contains="Hallo")
         call.say("Tschüss").expect.speak(contains="Wiederhören").hangup().no_more_actions()
 
-Every event goes through the real gateway: in process, the Lambda handler built by
-:func:`aiflow.lambda_.lambda_handler` behind a local API Gateway (so auth, parsing and
-status codes are covered); or over real HTTP to a URL, e.g. a deployed stack. The simulator
-does what the platform does between caller turns: after each speech it sends
-``assistant_speak`` and ``assistant_speech_ended`` and collects the actions released then
-(a deferred ``hangup`` or ``transfer``); after a ``hangup`` it sends ``session_end``.
+Every event goes through a real entry point (see :mod:`aiflow.local.transports`): in process,
+the Lambda handler :func:`aiflow.lambda_.lambda_handler` builds, behind a local API Gateway
+(so auth, parsing and status codes are covered), or the WebSocket handler driven as API
+Gateway's WebSocket API drives it; or over real HTTP (or a WebSocket) to a URL, e.g.
+``aiflow dev`` on loopback or a deployed stack. The simulator does what the platform does
+between caller turns: after each speech it sends ``assistant_speak`` and
+``assistant_speech_ended`` and collects the actions released then (a held ``hangup`` or
+``transfer``); after a ``hangup`` it sends ``session_end``. With a fake clock, playback moves
+it by the length of the speech. In process, a turn that outruns its budget is finished by the
+slow-turn worker right here (or when the test says, :meth:`CallSimulator.run_worker`), and a
+handler's exception is raised in the test instead of being heard as the fallback.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import secrets
 import time
 import uuid
-from collections.abc import Mapping
-from contextlib import suppress
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext, suppress
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..assistant import Assistant
-from ..errors import AiflowError
-from ..local.transports import (
-    HttpTransport,
-    InProcessTransport,
-    LambdaHandler,
-    SimulatorError,
-    Transport,
-    load_object,
-)
-from ..protocol.actions import (
-    Action,
-    AudioAction,
-    HangupAction,
-    SpeakAction,
-    TransferAction,
-    parse_reply,
-)
-from .describe import (
-    audio_duration_ms,
-    describe_action,
-    speech_settings,
-    speech_text,
-    without_session,
-)
+from ..clock import Clock
+from ..local.transports import Delivery, LambdaHandler, SimulatorError, Transport
+from ..protocol.actions import Action, AudioAction, HangupAction, SpeakAction, TransferAction
+from ..report import TurnReport
+from ..routing import Router
+from .inprocess import connect
+from .logs import quiet_logs
+from .options import CallOptions, session_of
+from .playback import raise_handler_error, speech_fields
+from .results import Exchange, TurnResult, conversation
 
 if TYPE_CHECKING:
+    from ..call import Call
+    from ..local.gateway import LocalContext
+    from ..settings import Settings
     from ..store.base import CallStore
-    from .expect import Expect
 
 CallState = Literal["new", "active", "transferring", "ended"]
 DIGITS = frozenset("0123456789*#")
 __all__ = ["CallOptions", "CallSimulator", "Exchange", "SimulatorError", "TurnResult"]
 
 
-@dataclass(frozen=True)
-class CallOptions:
-    """Who calls whom, and how the simulated platform behaves.
-
-    Attributes:
-        caller: ``from_phone_number`` of the call.
-        called: the AI Flow number (``phone_number`` and ``to_phone_number``).
-        account_id: ``session.account_id``.
-        direction: ``inbound`` or ``outbound``.
-        session_id: the call id (default: a new UUID per simulator).
-        transfer_fails: every transfer fails: with a ``timeout`` the caller comes back (a
-            second ``session_start``), without one the call ends.
-        ms_per_char: speech duration estimate for ``assistant_speak.duration_ms``.
-        http_timeout_s: how long to wait for a remote webhook.
-    """
-
-    caller: str = "+4917612345678"
-    called: str = "+4921198765400"
-    account_id: str = "local-account"
-    direction: Literal["inbound", "outbound"] = "inbound"
-    session_id: str | None = None
-    transfer_fails: bool = False
-    ms_per_char: int = 65
-    http_timeout_s: float = 10.0
-
-
 @dataclass
-class Exchange:
-    """One webhook request of the call and what came back.
+class _Playing:
+    """A speech the platform started and has not finished (cut, or held for the worker)."""
 
-    Attributes:
-        by: ``caller`` for what the caller did, ``platform`` for what the platform sends
-            on its own (speech started/ended, ``session_end`` after a hangup, ...).
-        event: the event as sent (wire form).
-        status: the HTTP status of the answer.
-        body: the answer body as text.
-        actions: the parsed actions.
-        latency_ms: time from sending the request to having the answer.
-        error: why the answer could not be used (not valid actions), if so.
-    """
-
-    by: Literal["caller", "platform"]
-    event: dict[str, Any]
-    status: int
-    body: str
-    actions: list[Action]
-    latency_ms: float
-    error: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form, without the repeated session fields."""
-        event = {k: v for k, v in self.event.items() if k != "session"}
-        doc: dict[str, Any] = {
-            "by": self.by,
-            "event": event,
-            "status": self.status,
-            "latency_ms": round(self.latency_ms, 1),
-            "actions": [without_session(a.to_wire()) for a in self.actions],
-        }
-        if self.error:
-            doc["error"] = self.error
-        elif self.status >= 400:
-            doc["body"] = self.body
-        return doc
-
-
-@dataclass
-class TurnResult:
-    """What happened after one caller action: the requests sent and the actions heard.
-
-    Attributes:
-        number: 1 for the first turn of the call.
-        label: what the caller did, e.g. ``says "Hallo"``.
-        said: the caller's words, for a turn where they spoke.
-        exchanges: the caller's request(s) first, then what the platform sent on its own.
-    """
-
-    number: int
-    label: str
-    said: str | None = None
-    exchanges: list[Exchange] = field(default_factory=list)
-
-    @property
-    def actions(self) -> list[Action]:
-        """Every action of the turn, in the order the platform got them."""
-        return [action for exchange in self.exchanges for action in exchange.actions]
-
-    @property
-    def spoken(self) -> list[str]:
-        """The texts of the turn's ``speak`` actions."""
-        return [speech_text(a) for a in self.actions if isinstance(a, SpeakAction)]
-
-    @property
-    def status(self) -> int:
-        """The status of the answer to the caller's (last) request."""
-        mine = [e for e in self.exchanges if e.by == "caller"]
-        return mine[-1].status if mine else 0
-
-    @property
-    def latency_ms(self) -> float:
-        """The slowest answer to a caller request of this turn."""
-        return max((e.latency_ms for e in self.exchanges if e.by == "caller"), default=0.0)
-
-    @property
-    def expect(self) -> Expect:
-        """A cursor that checks the turn's actions one after another."""
-        from .expect import Expect
-
-        return Expect(self)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {
-            "turn": self.number,
-            "caller": self.label,
-            "latency_ms": round(self.latency_ms, 1),
-            "exchanges": [e.to_dict() for e in self.exchanges],
-        }
+    started_at: int
+    duration_ms: int
+    played_ms: int
 
 
 class CallSimulator:
     """A simulated phone call; each caller verb returns the :class:`TurnResult`.
 
     Args:
-        target: an :class:`~aiflow.Assistant`; a Lambda handler; ``"module:object"`` naming
-            either; or the ``http(s)://`` URL of a webhook.
+        target: an :class:`~aiflow.Assistant` or :class:`~aiflow.Router` (run in process);
+            a Lambda handler (HTTP or WebSocket); ``"module:object"`` naming one of them; or
+            the ``http(s)://`` or ``ws(s)://`` URL of a webhook.
         store: the call store of an in-process assistant (default: in memory; pass a
             :class:`~aiflow.store.dynamodb.DynamoDBStore`, e.g. from
             :class:`aiflow.local.embedded.EmbeddedDynamoDB`, to go through DynamoDB).
         token: the ``X-API-TOKEN`` to send. In process a random one is generated; for a URL
-            (or a Lambda handler) the default is ``AIFLOW_API_TOKEN``.
+            (or a Lambda handler) the default is ``AIFLOW_API_TOKEN``, and none is sent
+            without one.
         options: numbers, session id and platform behaviour.
+        clock: the engine's clock for an in-process assistant, e.g. a
+            :class:`~aiflow.FakeClock` (pass the same one to what the assistant reads the
+            time from); playback advances a fake clock by each speech's length.
+        settings: budgets and limits of an in-process assistant (its token is ``token``).
+        transport: for an assistant built here, ``"http"`` (its webhook in process),
+            ``"loopback"`` (the same served by a dev server on a free loopback port, over
+            real HTTP) or ``"websocket"`` (the WebSocket API's handler in process); or any
+            transport object.
+        raise_errors: in process, a handler's exception is raised here (with a note
+            naming the turn) instead of being heard as the fallback; ``False`` for tests
+            of the fallback itself.
+        quiet_logs: in process, the framework's logs go to pytest's log capture instead
+            of stdout (see :mod:`aiflow.testing.logs`); ``False`` for tests of the logs.
     """
 
     def __init__(
         self,
-        target: Assistant | LambdaHandler | str,
+        target: Assistant | Router | LambdaHandler | str,
         *,
         store: CallStore | None = None,
         token: str | None = None,
         options: CallOptions | None = None,
+        clock: Clock | None = None,
+        settings: Settings | None = None,
+        transport: Literal["http", "loopback", "websocket"] | Transport = "http",
+        raise_errors: bool = True,
+        quiet_logs: bool = True,
     ) -> None:
         __tracebackhide__ = True
         self.options = options or CallOptions()
         self.session_id = self.options.session_id or str(uuid.uuid4())
         self.store = store
+        self.clock = clock
+        self.raise_errors = raise_errors
         self.turns: list[TurnResult] = []
         self.state: CallState = "new"
         self.ended_by: str | None = None
         self.transfer: TransferAction | None = None
-        self.handler: LambdaHandler | None = None
-        if isinstance(target, str) and target.startswith(("http://", "https://")):
-            self.token = token if token is not None else os.environ.get("AIFLOW_API_TOKEN", "")
-            self.transport: Transport = HttpTransport(target, timeout_s=self.options.http_timeout_s)
-            return
-        resolved = load_object(target) if isinstance(target, str) else target
-        if isinstance(resolved, Assistant):
-            from ..lambda_ import Settings, lambda_handler
-            from ..store.memory import MemoryStore
-
-            self.token = token or secrets.token_urlsafe(18)
-            self.store = store if store is not None else MemoryStore()
-            settings = Settings(api_token=self.token)
-            self.handler = lambda_handler(
-                resolved, store=self.store, token=self.token, settings=settings
-            )
-            name = resolved.name
-        elif callable(resolved):
-            self.token = token if token is not None else os.environ.get("AIFLOW_API_TOKEN", "")
-            self.handler = resolved
-            name = getattr(resolved, "__name__", "handler")
-        else:
-            raise SimulatorError(
-                f"cannot call {type(resolved).__name__}: pass an Assistant, a Lambda handler, "
-                "'module:object' or an http(s):// URL",
-                code="bad_target",
-            )
-        self.transport = InProcessTransport(self.handler, name=name)
+        self.playing: _Playing | None = None
+        connected = connect(
+            target,
+            self.session_id,
+            options=self.options,
+            store=store,
+            token=token,
+            clock=clock,
+            settings=settings,
+            transport=transport,
+        )
+        self.transport: Transport = connected.transport
+        self.inprocess = connected.inprocess
+        self.handler = connected.handler
+        self.token = connected.token
+        self.store = connected.store
+        self._quiet = quiet_logs and connected.in_process
 
     # --- context manager --------------------------------------------------------------
 
@@ -247,33 +138,62 @@ class CallSimulator:
         self.close()
 
     def close(self) -> None:
-        """End the call the way the platform would (``session_end``) if it is still up."""
-        if self.state in ("active", "transferring"):
-            with suppress(Exception):  # closing must never hide the test's own failure
-                self._turn("hangs up", [self._event("session_end")])
+        """End the call the way the platform would (``session_end``) if it is still up: a
+        transfer in progress was answered, else the caller hangs up."""
+        with suppress(Exception):  # closing must never hide the test's own failure
+            if self.state == "transferring":
+                self.complete_transfer()
+            elif self.state == "active":
+                self.hang_up()
+        if self.state != "new":
             self.state = "ended"
-            self.ended_by = self.ended_by or "caller"
-        self.transport.close()
+        with self._logs():  # a WebSocket's $disconnect is an invocation too
+            self.transport.close()
+        if self.inprocess is not None:
+            self.inprocess.close()
 
     # --- caller verbs -----------------------------------------------------------------
 
-    def start(self) -> TurnResult:
-        """The call connects: ``session_start``."""
+    def start(self, *, interrupt_after_ms: int | None = None) -> TurnResult:
+        """The call connects: ``session_start``. An outbound call with ``outbound_data``
+        first leaves its context where the engine takes it, as ``aiflow.outbound.dial``
+        does. ``interrupt_after_ms``: see :meth:`say`."""
         __tracebackhide__ = True
         if self.state != "new":
             raise SimulatorError("the call was already started", code="already_started")
+        if self.options.direction == "outbound" and self.options.outbound_data is not None:
+            self._leave_outbound_context()
         self.state = "active"
-        return self._turn("calls", [self._event("session_start", full_session=True)])
+        label = "answers the call" if self.options.direction == "outbound" else "calls"
+        event = self.event("session_start")
+        return self._turn(label, [event], interrupt_after_ms=interrupt_after_ms)
 
-    def say(self, text: str, *, barged_in: bool = False) -> TurnResult:
-        """The caller says ``text`` (``barged_in``: they interrupted the assistant)."""
+    def say(
+        self,
+        text: str,
+        *,
+        barged_in: bool | None = None,
+        interrupt_after_ms: int | None = None,
+    ) -> TurnResult:
+        """The caller says ``text``.
+
+        Args:
+            text: the words.
+            barged_in: they interrupted the assistant; default: whether a speech is still
+                playing (cut by ``interrupt_after_ms``, or a filler held for the worker).
+            interrupt_after_ms: the caller talks over the answer: its first speech is cut
+                after this long (a fake clock moves by this much), no speech end is sent,
+                and the next ``say`` interrupts it.
+        """
         __tracebackhide__ = True
         self._require_active()
+        interrupting = self.playing is not None if barged_in is None else barged_in
         fields: dict[str, Any] = {"text": text}
-        if barged_in:
+        if interrupting:
             fields["barged_in"] = True
-        label = f"interrupts: {text!r}" if barged_in else f"says {text!r}"
-        return self._turn(label, [self._event("user_speak", **fields)], said=text)
+        label = f"interrupts: {text!r}" if interrupting else f"says {text!r}"
+        event = self.event("user_speak", **fields)
+        return self._turn(label, [event], said=text, interrupt_after_ms=interrupt_after_ms)
 
     def press(self, keys: str) -> TurnResult:
         """The caller presses keys: one ``dtmf_received`` per digit (``0-9 * #``)."""
@@ -284,23 +204,22 @@ class CallSimulator:
             raise SimulatorError(
                 f"press() takes keys from 0-9, * and #, got {keys!r}", code="bad_keys"
             )
-        events = [self._event("dtmf_received", digit=key) for key in keys]
+        events = [self.event("dtmf_received", digit=key) for key in keys]
         return self._turn(f"presses {keys}", events)
 
     def stay_silent(self) -> TurnResult:
         """The caller says nothing until the input timeout: ``user_input_timeout``."""
         __tracebackhide__ = True
         self._require_active()
-        return self._turn("stays silent", [self._event("user_input_timeout")])
+        return self._turn("stays silent", [self.event("user_input_timeout")])
 
     def hang_up(self) -> TurnResult:
         """The caller hangs up: ``session_end``."""
         __tracebackhide__ = True
         if self.state not in ("active", "transferring"):
             self._require_active()
-        turn = self._turn("hangs up", [self._event("session_end")])
         self.state, self.ended_by = "ended", "caller"
-        return turn
+        return self._turn("hangs up", [self.event("session_end")])
 
     def fail_transfer(self) -> TurnResult:
         """The transfer the assistant asked for was not answered in time: the caller is back
@@ -315,16 +234,133 @@ class CallSimulator:
             )
         self.state = "active"
         label = f"transfer to {self.transfer.target_phone_number} fails"
-        return self._turn(label, [self._event("session_start", full_session=True)])
+        return self._turn(label, [self.event("session_start")])
+
+    def complete_transfer(self) -> TurnResult:
+        """The transfer target answered: the call leaves the assistant (``session_end``),
+        and the transcript says where it went."""
+        __tracebackhide__ = True
+        if self.state != "transferring" or self.transfer is None:
+            raise SimulatorError(
+                "complete_transfer() needs a transfer in progress", code="no_transfer"
+            )
+        number = self.transfer.target_phone_number
+        self.state, self.ended_by = "ended", f"transferred to {number}"
+        return self._turn(
+            f"transfer to {number} is answered", [self.event("session_end")], by="platform"
+        )
 
     def send(self, event: Mapping[str, Any]) -> TurnResult:
-        """Send any event as it is (``session`` is added when missing)."""
+        """Send any event as it is (``session`` is added when missing), and play what comes
+        back as the platform would."""
         __tracebackhide__ = True
         raw = dict(event)
-        raw.setdefault("session", self._session(full=False))
+        raw.setdefault(
+            "session",
+            session_of(self.options, self.session_id, full=raw.get("type") == "session_start"),
+        )
         if self.state == "new" and raw.get("type") == "session_start":
             self.state = "active"
         return self._turn(f"sends {raw.get('type', '?')}", [raw])
+
+    def run_worker(self) -> TurnResult:
+        """Run the slow-turn worker now (``worker="manual"``), then let the filler that was
+        held end: its ``assistant_speech_ended`` gets the answer the worker left."""
+        __tracebackhide__ = True
+        if self.inprocess is None or not self.inprocess.slow_turns:
+            raise SimulatorError("no slow turn is waiting for the worker", code="no_slow_turn")
+        turn = self._new_turn("the worker finishes the slow turn")
+        with self._logs():
+            self.inprocess.run_slow_turns()
+            reports = self.inprocess.take_reports()
+        self._raise_handler_error(turn, reports)
+        if self.playing is not None and self.state == "active":
+            self._speech_ends(turn)
+        return turn
+
+    # --- single requests (no platform around them) --------------------------------------
+
+    def deliver(self, kind: str, *, context: LocalContext | None = None, **fields: Any) -> Exchange:
+        """Deliver one event of this call exactly as given, and nothing else: no speech is
+        played, nothing follows (for tests of the webhook's answers and records).
+
+        Args:
+            kind: the event type, e.g. ``"user_speak"``.
+            context: in process, the Lambda context (e.g. one close to its timeout).
+            fields: the event's fields, e.g. ``text="Hallo"``.
+        """
+        __tracebackhide__ = True
+        event = self.event(kind, **fields)
+        if kind == "session_start" and self.state == "new":
+            self.state = "active"
+        elif kind == "session_end" and self.state != "ended":
+            self.state, self.ended_by = "ended", self.ended_by or "caller"
+        turn = self._new_turn(f"delivers {kind}")
+        if context is None:
+            return self._exchange("caller", event, turn)
+        body = json.dumps(event, ensure_ascii=False)
+        return self._post(body, None, "POST", None, False, context, turn)
+
+    def post(
+        self,
+        body: str | bytes | None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        method: str = "POST",
+        path: str | None = None,
+        base64_encoded: bool = False,
+        context: LocalContext | None = None,
+    ) -> Exchange:
+        """Send one raw request, event or not (for tests of bad input, auth and routing).
+
+        Args:
+            body: the body as it is (``None``: no body at all).
+            headers: exactly these headers; default JSON with this call's token.
+            method: the HTTP method.
+            path: default the webhook's path.
+            base64_encoded: in process, API Gateway's ``isBase64Encoded`` (see
+                :meth:`aiflow.local.transports.InProcessTransport.request`).
+            context: in process, the Lambda context.
+        """
+        __tracebackhide__ = True
+        turn = self._new_turn(f"sends {method} {path or 'the webhook'}")
+        return self._post(body, headers, method, path, base64_encoded, context, turn)
+
+    def _post(
+        self,
+        body: str | bytes | None,
+        headers: Mapping[str, str] | None,
+        method: str,
+        path: str | None,
+        base64_encoded: bool,
+        context: LocalContext | None,
+        turn: TurnResult,
+    ) -> Exchange:
+        __tracebackhide__ = True
+        request = getattr(self.transport, "request", None)
+        if request is None:
+            raise SimulatorError(
+                f"{self.target} takes events only, not raw requests", code="no_raw_requests"
+            )
+        sent = self._headers() if headers is None else dict(headers)
+        text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
+        try:
+            parsed = json.loads(text) if text else None
+        except ValueError:
+            parsed = None
+        event = parsed if isinstance(parsed, dict) else {"raw": (text or "")[:200]}
+
+        def send() -> Delivery:
+            return request(  # type: ignore[no-any-return]
+                method,
+                path,
+                sent,
+                body,
+                base64_encoded=base64_encoded,
+                context=context,
+            )
+
+        return self._record("caller", event, turn, send)
 
     # --- results ----------------------------------------------------------------------
 
@@ -338,34 +374,36 @@ class CallSimulator:
         """Where the events go (a URL or ``in-process <assistant>``)."""
         return self.transport.description
 
+    @property
+    def stored(self) -> Call[Any]:
+        """In process: the call as its record is stored now (``history``, ``state`` in the
+        assistant's state model, ``pending``, ...)."""
+        __tracebackhide__ = True
+        if self.inprocess is None:
+            raise SimulatorError(
+                f"{self.target} is not in process: its records are out of reach",
+                code="not_in_process",
+            )
+        call = self.inprocess.stored_call()
+        if call is None:
+            raise SimulatorError("the call has no record (yet)", code="no_record")
+        return call
+
+    def event(self, kind: str, **fields: Any) -> dict[str, Any]:
+        """The wire form of an event of this call (the full session on ``session_start``)."""
+        session = session_of(self.options, self.session_id, full=kind == "session_start")
+        return {"type": kind, **fields, "session": session}
+
     def conversation(self) -> list[dict[str, str]]:
-        """The call in reading order: ``{who, text}`` entries where ``who`` is ``caller``,
-        ``assistant`` or ``platform``; assistant entries also carry ``action`` (its type)
-        and, for speech, ``settings`` (voice, barge-in, timeout in compact form)."""
-        lines: list[dict[str, str]] = []
-        for turn in self.turns:
-            said = turn.said if turn.said is not None else f"({turn.label})"
-            lines.append({"who": "caller", "text": said})
-            for exchange in turn.exchanges:
-                if exchange.status >= 400 or exchange.error:
-                    problem = exchange.error or f"HTTP {exchange.status} {exchange.body}"
-                    lines.append({"who": "platform", "text": problem})
-                for action in exchange.actions:
-                    entry = {"who": "assistant", "action": action.type}
-                    if isinstance(action, SpeakAction):
-                        entry["text"] = speech_text(action)
-                    else:
-                        entry["text"] = describe_action(action)
-                    if isinstance(action, SpeakAction | AudioAction) and speech_settings(action):
-                        entry["settings"] = speech_settings(action)
-                    lines.append(entry)
-        return lines
+        """The call in reading order (see :func:`aiflow.testing.results.conversation`)."""
+        return conversation(self.turns, self.ended_by)
 
     def transcript(self) -> dict[str, Any]:
         """The whole call as a JSON-ready dict (what ``aiflow call --transcript`` saves)."""
         return {
             "session_id": self.session_id,
             "target": self.target,
+            "direction": self.options.direction,
             "caller": self.options.caller,
             "called": self.options.called,
             "state": self.state,
@@ -383,27 +421,42 @@ class CallSimulator:
         if self.state == "transferring" and self.transfer is not None:
             raise SimulatorError(
                 f"the call was transferred to {self.transfer.target_phone_number}; "
-                "use fail_transfer() to bring the caller back, or hang_up()",
+                "use fail_transfer() to bring the caller back, complete_transfer() or "
+                "hang_up()",
                 code="transferred",
             )
         if self.state == "ended":
             raise SimulatorError(f"the call is over (ended by {self.ended_by})", code="call_over")
 
-    def _turn(
-        self, label: str, events: list[dict[str, Any]], *, said: str | None = None
-    ) -> TurnResult:
+    def _new_turn(self, label: str, said: str | None = None) -> TurnResult:
         turn = TurnResult(len(self.turns) + 1, label, said)
         self.turns.append(turn)
+        return turn
+
+    def _turn(
+        self,
+        label: str,
+        events: list[dict[str, Any]],
+        *,
+        said: str | None = None,
+        interrupt_after_ms: int | None = None,
+        by: Literal["caller", "platform"] = "caller",
+    ) -> TurnResult:
+        __tracebackhide__ = True
+        turn = self._new_turn(label, said)
+        self.playing = None  # whatever played was interrupted, or is over
         for event in events:
             if self.state == "ended" and event["type"] != "session_end":
                 break  # e.g. the assistant hung up after the first of several key presses
-            exchange = self._exchange("caller", event)
-            turn.exchanges.append(exchange)
-            self._play(turn, exchange.actions)
+            exchange = self._exchange(by, event, turn)
+            self._play(turn, exchange.actions, interrupt_after_ms)
         return turn
 
-    def _play(self, turn: TurnResult, actions: list[Action]) -> None:
+    def _play(
+        self, turn: TurnResult, actions: list[Action], interrupt_after_ms: int | None = None
+    ) -> None:
         """Do what the platform does with a reply, sending the events that follow from it."""
+        __tracebackhide__ = True
         for action in actions:
             if len(turn.exchanges) > 50:
                 raise SimulatorError(
@@ -412,11 +465,28 @@ class CallSimulator:
                     code="runaway_turn",
                 )
             if isinstance(action, SpeakAction | AudioAction):
-                self._follow(turn, self._speech_started(action))
-                self._follow(turn, self._event("assistant_speech_ended"))
+                started = self._speech_started(action)
+                self._follow(turn, started)
+                if self.state != "active":
+                    return
+                playing = _Playing(
+                    int(started["speech_started_at"]),
+                    int(started["duration_ms"]),
+                    0,
+                )
+                if interrupt_after_ms is not None:
+                    self._advance(interrupt_after_ms)
+                    playing.played_ms = interrupt_after_ms
+                    self.playing = playing  # cut: no speech end, the caller talks
+                    return
+                if self._holds_for_worker():
+                    self.playing = playing  # ends in run_worker()
+                    return
+                self.playing = playing
+                self._speech_ends(turn)
             elif isinstance(action, HangupAction):
                 self.state, self.ended_by = "ended", "assistant"
-                self._follow(turn, self._event("session_end"))
+                self._follow(turn, self.event("session_end"))
                 return  # a hangup takes effect at once
             elif isinstance(action, TransferAction):
                 self.transfer = action
@@ -424,61 +494,106 @@ class CallSimulator:
                 if self.options.transfer_fails:
                     if action.timeout is None:
                         self.state, self.ended_by = "ended", "failed transfer"
-                        self._follow(turn, self._event("session_end"))
+                        self._follow(turn, self.event("session_end"))
                     else:
                         self.state = "active"
-                        self._follow(turn, self._event("session_start", full_session=True))
+                        self._follow(turn, self.event("session_start"))
                 return
             if self.state in ("ended", "transferring"):
                 return
 
+    def _speech_ends(self, turn: TurnResult) -> None:
+        """The speech playing now is heard to its end: ``assistant_speech_ended``."""
+        __tracebackhide__ = True
+        playing = self.playing
+        assert playing is not None
+        left = max(0, playing.duration_ms - playing.played_ms)
+        if self.options.real_time:
+            time.sleep(left / 1000)
+        self._advance(left)
+        self.playing = None
+        self._follow(turn, self.event("assistant_speech_ended"))
+
     def _follow(self, turn: TurnResult, event: dict[str, Any]) -> None:
-        exchange = self._exchange("platform", event)
-        turn.exchanges.append(exchange)
+        __tracebackhide__ = True
+        exchange = self._exchange("platform", event, turn)
         self._play(turn, exchange.actions)
 
-    def _exchange(self, by: Literal["caller", "platform"], event: dict[str, Any]) -> Exchange:
+    def _exchange(
+        self, by: Literal["caller", "platform"], event: dict[str, Any], turn: TurnResult
+    ) -> Exchange:
+        __tracebackhide__ = True
         body = json.dumps(event, ensure_ascii=False).encode("utf-8")
-        headers = {"Content-Type": "application/json", "X-API-TOKEN": self.token}
-        started = time.perf_counter()
-        status, raw = self.transport.post(body, headers)
-        latency = (time.perf_counter() - started) * 1000
-        text = raw.decode("utf-8", errors="replace")
-        actions: list[Action] = []
-        error = None
-        if status == 200:
-            try:
-                actions = parse_reply(text)
-            except (ValueError, AiflowError) as exc:
-                error = f"the 200 answer is not valid actions: {exc}"
-        return Exchange(by, event, status, text, actions, latency, error)
+        headers = self._headers()
+        return self._record(by, event, turn, lambda: self.transport.post(body, headers))
 
-    def _speech_started(self, action: SpeakAction | AudioAction) -> dict[str, Any]:
-        fields: dict[str, Any] = {}
-        if isinstance(action, SpeakAction):
-            if action.text is not None:
-                fields["text"] = action.text
-            if action.ssml is not None:
-                fields["ssml"] = action.ssml
-            duration = max(400, len(speech_text(action)) * self.options.ms_per_char)
-        else:
-            duration = audio_duration_ms(action.audio)
-        started = time.time_ns() // 1_000_000
-        return self._event(
-            "assistant_speak", duration_ms=duration, speech_started_at=started, **fields
+    def _record(
+        self,
+        by: Literal["caller", "platform"],
+        event: dict[str, Any],
+        turn: TurnResult,
+        send: Callable[[], Delivery],
+    ) -> Exchange:
+        """Send, time and record one request; run an inline worker; raise a handler's error."""
+        __tracebackhide__ = True
+        reports: list[TurnReport] = []
+        with self._logs():
+            started = time.perf_counter()
+            delivery = send()
+            latency = (time.perf_counter() - started) * 1000
+            if self.inprocess is not None:
+                reports = self.inprocess.take_reports()
+                if self.options.worker == "inline" and self.inprocess.run_slow_turns():
+                    reports += self.inprocess.take_reports()
+        exchange = Exchange.of(by, event, delivery, latency, reports)
+        turn.exchanges.append(exchange)
+        self._raise_handler_error(turn, reports)
+        return exchange
+
+    def _raise_handler_error(self, turn: TurnResult, reports: list[TurnReport]) -> None:
+        __tracebackhide__ = True
+        if self.raise_errors:
+            raise_handler_error(turn, reports, self.session_id)
+
+    def _holds_for_worker(self) -> bool:
+        return (
+            self.options.worker == "manual"
+            and self.inprocess is not None
+            and bool(self.inprocess.slow_turns)
         )
 
-    def _event(self, kind: str, *, full_session: bool = False, **fields: Any) -> dict[str, Any]:
-        return {"type": kind, **fields, "session": self._session(full=full_session)}
+    def _logs(self) -> AbstractContextManager[None]:
+        return quiet_logs() if self._quiet else nullcontext()
 
-    def _session(self, *, full: bool) -> dict[str, Any]:
-        session: dict[str, Any] = {
-            "id": self.session_id,
-            "account_id": self.options.account_id,
-            "phone_number": self.options.called,
-        }
-        if full:
-            session["direction"] = self.options.direction
-            session["from_phone_number"] = self.options.caller
-            session["to_phone_number"] = self.options.called
-        return session
+    def _headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "application/json"}
+        if self.token is not None:
+            headers["X-API-TOKEN"] = self.token
+        return headers
+
+    def _leave_outbound_context(self) -> None:
+        __tracebackhide__ = True
+        if self.inprocess is None:
+            raise SimulatorError(
+                "outbound_data needs an assistant in process (a remote webhook takes the "
+                "context aiflow.outbound.dial left in its own table)",
+                code="not_in_process",
+            )
+        self.inprocess.leave_outbound_context(
+            to=self.options.caller,
+            data=dict(self.options.outbound_data or {}),
+            flow_id=self.options.flow_id,
+            device="e0",
+        )
+
+    def _now(self) -> int:
+        return self.clock.now_ms() if self.clock is not None else time.time_ns() // 1_000_000
+
+    def _advance(self, ms: int) -> None:
+        advance = getattr(self.clock, "advance", None)
+        if callable(advance):
+            advance(ms)
+
+    def _speech_started(self, action: SpeakAction | AudioAction) -> dict[str, Any]:
+        fields = speech_fields(action, self.options.ms_per_char)
+        return self.event("assistant_speak", speech_started_at=self._now(), **fields)

@@ -258,6 +258,54 @@ def test_call_runs_in_process_against_a_module(
     assert "Call over (ended by caller)" in output
 
 
+def test_call_to_another_number_reaches_the_routers_other_assistant(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    quiet_env(monkeypatch)
+    target = "tests.functional.dev.assistants:numbers"
+
+    status = main(["call", target, "--to", "+49 211 98765499", "--script", os.devnull])
+
+    output = capsys.readouterr().out
+    assert status == 0
+    assert "to +49 211 98765499" in output
+    assert "assistant › Good night." in output
+
+
+def test_call_in_process_shows_the_handlers_exception(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    quiet_env(monkeypatch)
+    script = tmp_path / "lines.txt"
+    script.write_text("Will it rain?\n")
+
+    status = main(["call", "tests.functional.dev.assistants:broken", "--script", str(script)])
+
+    output = capsys.readouterr().out
+    assert status == 1
+    assert "the handler raised RuntimeError: the weather service is down" in output
+    assert "assistants.py:" in output
+
+
+def test_a_call_that_was_put_through_ends_as_a_transfer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    quiet_env(monkeypatch)
+    script = tmp_path / "lines.txt"
+    script.write_text("#0\n")
+    target = "tests.scenarios.assistants:receptionist_always_open"
+
+    status = main(
+        ["call", target, "--script", str(script), "--transcript", str(tmp_path / "t.json")]
+    )
+
+    output = capsys.readouterr().out
+    assert status == 0
+    assert "Call over (transferred to 4921198765411)" in output
+    transcript = json.loads((tmp_path / "t.json").read_text())
+    assert transcript["ended_by"] == "transferred to 4921198765411"
+
+
 def test_call_reports_an_unreachable_url(capsys: pytest.CaptureFixture[str]) -> None:
     status = main(["call", "http://127.0.0.1:9/webhook", "--token", "x", "--script", os.devnull])
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from aiflow.dev.run import watched
+from aiflow.dev.reloader import watched
 from aiflow.dev.state import DevState, read_state, remove_state, state_path, write_state
 
 

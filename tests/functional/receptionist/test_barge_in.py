@@ -4,38 +4,39 @@ receptionist answers the question that interrupted it."""
 
 from __future__ import annotations
 
-from .conftest import PhoneCall, duration_of
+from aiflow.testing import CallSimulator
 
 
-def test_an_interrupted_greeting_is_cut_in_the_history(phone: PhoneCall) -> None:
-    greeting = phone.start(interrupt_after_ms=1500).text
+def test_an_interrupted_greeting_is_cut_in_the_history(call: CallSimulator) -> None:
+    greeted = call.start(interrupt_after_ms=1500)
+    greeting = greeted.text
+    played_ms = next(
+        e.event["duration_ms"] for e in greeted.exchanges if e.event["type"] == "assistant_speak"
+    )
 
-    phone.say("Ich brauche einen Termin.")
+    call.say("Ich brauche einen Termin.").expect.speak(contains="Termine vereinbaren")
 
-    assert phone.call is not None
-    turn = phone.call.history[0]
-    assert turn.interrupted
-    assert greeting.startswith(turn.text) and len(turn.text) < len(greeting)
-    heard_share = len(turn.text) / len(greeting)
-    assert abs(heard_share - 1500 / duration_of(greeting)) < 0.1
-    assert phone.call.history[1].text == "Ich brauche einen Termin."
-    assert "Termine vereinbaren" in phone.call.history[2].text  # the question was answered
-
-
-def test_a_turn_interrupted_before_its_first_word_is_dropped(phone: PhoneCall) -> None:
-    phone.start(interrupt_after_ms=10)
-
-    phone.say("Hallo?")
-
-    assert phone.call is not None
-    assert [t.role for t in phone.call.history[:1]] == ["caller"]
+    history = call.stored.history
+    assert history[0].interrupted
+    assert greeting.startswith(history[0].text) and len(history[0].text) < len(greeting)
+    heard_share = len(history[0].text) / len(greeting)
+    assert abs(heard_share - 1500 / played_ms) < 0.1
+    assert history[1].text == "Ich brauche einen Termin."
+    assert "Termine vereinbaren" in history[2].text  # the question was answered
 
 
-def test_a_caller_who_speaks_after_the_sentence_ended_cuts_nothing(phone: PhoneCall) -> None:
-    greeting = phone.start().text
+def test_a_turn_interrupted_before_its_first_word_is_dropped(call: CallSimulator) -> None:
+    call.start(interrupt_after_ms=10)
 
-    phone.say("Wo kann ich parken?")
+    call.say("Hallo?")
 
-    assert phone.call is not None
-    assert phone.call.history[0].text == greeting
-    assert not phone.call.history[0].interrupted
+    assert [t.role for t in call.stored.history[:1]] == ["caller"]
+
+
+def test_a_caller_who_speaks_after_the_sentence_ended_cuts_nothing(call: CallSimulator) -> None:
+    greeting = call.start().text
+
+    call.say("Wo kann ich parken?")
+
+    assert call.stored.history[0].text == greeting
+    assert not call.stored.history[0].interrupted

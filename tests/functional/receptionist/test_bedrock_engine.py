@@ -3,21 +3,23 @@ practice from receptionist.yaml and can only transfer to configured targets."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from botocore.stub import ANY
 
-from aiflow import Assistant
+from aiflow import Assistant, FakeClock
 from aiflow.agents import BedrockAgent
 from aiflow.protocol import to_action_number
+from aiflow.testing import CallSimulator
 from receptionist.app import build_assistant
 from receptionist.config import ReceptionistConfig
 from receptionist.engine import make_responder
 from receptionist.llm import BedrockResponder, agent_config
 from tests.unit.agents.bedrock_fakes import aws_env, stubbed_client, text_response, tool_response
 
-from .conftest import FakeClock, PhoneCall
+from .conftest import LINE
 
 MODEL = "eu.anthropic.claude-3-5-haiku-20241022-v1:0"
 
@@ -28,19 +30,22 @@ def _aws(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIFLOW_BEDROCK_MODEL_ID", MODEL)
 
 
-def call_with_model(config: ReceptionistConfig, clock: FakeClock) -> tuple[PhoneCall, Any]:
+@pytest.fixture
+def with_model(config: ReceptionistConfig, clock: FakeClock) -> Iterator[tuple[CallSimulator, Any]]:
+    """A call to the receptionist whose free questions go to a stubbed Bedrock."""
     client, stub = stubbed_client()
     stub.activate()
     agent = BedrockAgent(agent_config(config, model_id=MODEL), client=client)
-    assistant = build_assistant(config, responder=BedrockResponder(agent), clock=clock)
-    return PhoneCall(assistant, clock), stub
+    assistant = build_assistant(config, responder=BedrockResponder(agent), clock=clock.now_ms)
+    with CallSimulator(assistant, clock=clock, options=LINE) as call:
+        yield call, stub
 
 
 def test_the_model_answers_a_free_question_with_what_the_yaml_says(
-    config: ReceptionistConfig, clock: FakeClock
+    with_model: tuple[CallSimulator, Any],
 ) -> None:
-    phone, stub = call_with_model(config, clock)
-    phone.start()
+    call, stub = with_model
+    call.start()
     stub.add_response(
         "converse",
         text_response("Ja, Sie können bei uns parken, direkt hinter dem Haus."),
@@ -52,7 +57,7 @@ def test_the_model_answers_a_free_question_with_what_the_yaml_says(
             "toolConfig": ANY,
         },
     )
-    heard = phone.say("Kann man bei Ihnen irgendwo das Auto abstellen, so ganz allgemein?")
+    heard = call.say("Kann man bei Ihnen irgendwo das Auto abstellen, so ganz allgemein?")
     stub.assert_no_pending_responses()
     assert "parken" in heard.text
 
@@ -68,18 +73,19 @@ def test_the_system_prompt_carries_the_business_hours_and_faq(
 
 
 def test_a_transfer_chosen_by_the_model_goes_to_the_configured_number_after_the_handoff(
-    config: ReceptionistConfig, clock: FakeClock
+    config: ReceptionistConfig, with_model: tuple[CallSimulator, Any]
 ) -> None:
-    phone, stub = call_with_model(config, clock)
-    phone.start()
+    call, stub = with_model
+    call.start()
     target = next(iter(config.transfer.targets))  # type: ignore[union-attr]
     stub.add_response("converse", tool_response(("t1", "transfer_call", {"target": target})), None)
-    heard = phone.say("Mein Rezept ist abgelaufen, was soll ich jetzt tun?")
+    heard = call.say("Mein Rezept ist abgelaufen, was soll ich jetzt tun?")
     stub.assert_no_pending_responses()
-    assert heard.text  # a handoff sentence was spoken before the transfer
-    assert phone.transferred is not None
     expected = config.transfer.targets[target]  # type: ignore[union-attr]
-    assert phone.transferred.target_phone_number == to_action_number(expected.number)
+    # A handoff sentence is spoken before the transfer.
+    heard.expect.speak().speech_ended().transfer(expected.number)
+    assert call.transfer is not None
+    assert call.transfer.target_phone_number == to_action_number(expected.number)
 
 
 def test_without_llm_config_the_environment_switches_bedrock_on_and_off(

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from aiflow import Call
+from aiflow.testing import CallSimulator
 from receptionist.config import (
     DEFAULT_PATH,
     ConfigError,
@@ -19,8 +20,6 @@ from receptionist.config import (
     parse_config,
 )
 from receptionist.engine import OfflineResponder, Responder, make_responder
-
-from .conftest import PhoneCall
 
 
 @pytest.fixture
@@ -126,19 +125,21 @@ def test_an_unsupported_language_is_named(raw: dict[str, Any]) -> None:
     assert problems(raw)["languages.fr"].startswith("not supported")
 
 
-def test_a_config_without_optional_sections_works(make_call: Callable[..., PhoneCall]) -> None:
+def test_a_config_without_optional_sections_works(
+    make_call: Callable[..., CallSimulator],
+) -> None:
     minimal = parse_config(
         {"business_name": "Kanzlei Roth", "languages": {"de": {"locale": "de-DE"}}}
     )
-    phone = make_call(minimal)
+    call = make_call(minimal)
 
-    assert phone.start().text == "Kanzlei Roth, guten Tag. Wie kann ich Ihnen helfen?"
-    assert phone.say("Ich möchte mit jemandem sprechen.").text.startswith(
+    assert call.start().text == "Kanzlei Roth, guten Tag. Wie kann ich Ihnen helfen?"
+    assert call.say("Ich möchte mit jemandem sprechen.").text.startswith(
         "Ich kann Sie leider gerade nicht verbinden. Möchten Sie eine Nachricht hinterlassen?"
     )
-    assert phone.press("1").actions == []  # no keypad menu configured
-    assert phone.say("Nein danke.").text == "Alles klar. Kann ich sonst noch etwas für Sie tun?"
-    assert phone.say("Was kostet das Parken?").text == (
+    call.press("1").expect.nothing()  # no keypad menu configured
+    assert call.say("Nein danke.").text == "Alles klar. Kann ich sonst noch etwas für Sie tun?"
+    assert call.say("Was kostet das Parken?").text == (
         "Das kann ich leider nicht beantworten. Soll ich Sie mit einem Mitarbeiter verbinden?"
     )
 
@@ -171,17 +172,17 @@ def test_without_llm_the_offline_engine_answers(config: ReceptionistConfig) -> N
 
 
 def test_an_llm_section_plugs_in_its_engine_for_free_questions(
-    raw: dict[str, Any], make_call: Callable[..., PhoneCall]
+    raw: dict[str, Any], make_call: Callable[..., CallSimulator]
 ) -> None:
     raw["llm"] = {"engine": f"{__name__}:make_canned", "model": "tiny"}
-    phone = make_call(parse_config(raw))
-    phone.start()
+    call = make_call(parse_config(raw))
+    call.start()
 
-    assert phone.say("Was kostet eine Reiseimpfung?").text == (
+    call.say("Was kostet eine Reiseimpfung?").expect.speak(
         "(tiny) You asked: Was kostet eine Reiseimpfung?"
-    )
+    ).no_more_actions()
     # The scripted flows stay scripted.
-    assert phone.say("Tschüss").sequence == ["speak", "(speech ended)", "hangup"]
+    call.say("Tschüss").expect.speak().speech_ended().hangup().no_more_actions()
 
 
 def test_an_llm_engine_that_cannot_be_loaded_is_a_config_error(raw: dict[str, Any]) -> None:
@@ -192,11 +193,9 @@ def test_an_llm_engine_that_cannot_be_loaded_is_a_config_error(raw: dict[str, An
 
 
 def test_a_failing_engine_falls_back_to_the_offline_answers(
-    config: ReceptionistConfig, clock: Any
+    make_call: Callable[..., CallSimulator],
 ) -> None:
-    from receptionist.app import build_assistant
+    call = make_call(responder=BrokenResponder())
+    call.start()
 
-    phone = PhoneCall(build_assistant(config, responder=BrokenResponder(), clock=clock), clock)
-    phone.start()
-
-    assert "Königsallee 12" in phone.say("Wo kann ich parken?").text
+    assert "Königsallee 12" in call.say("Wo kann ich parken?").text

@@ -4,96 +4,93 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from aiflow import ConfigureTranscriptionAction, SpeakAction
+from aiflow import ConfigureTranscriptionAction
+from aiflow.testing import CallSimulator
 from receptionist.config import ReceptionistConfig
 
-from .conftest import PhoneCall
 
-
-def test_the_caller_is_greeted_in_german_with_the_configured_voice(phone: PhoneCall) -> None:
-    heard = phone.start()
+def test_the_caller_is_greeted_in_german_with_the_configured_voice(call: CallSimulator) -> None:
+    heard = call.start()
 
     assert heard.text.startswith("Praxis Dr. Weber, guten Tag.")
-    greeting = heard.only(SpeakAction)
-    assert greeting.tts is not None and greeting.tts.voice == "de-DE-KatjaNeural"
-    assert greeting.user_input_timeout_seconds == 8  # the platform reports silence
-    assert greeting.barge_in is not None and greeting.barge_in.strategy == "minimum_characters"
+    heard.expect.skip().speak(
+        voice="de-DE-KatjaNeural",
+        timeout=8,  # the platform reports silence
+        barge_in="minimum_characters",
+    ).speech_ended().no_more_actions()
 
 
 def test_speech_recognition_is_set_up_for_both_languages_before_the_greeting(
-    phone: PhoneCall,
+    call: CallSimulator,
 ) -> None:
-    heard = phone.start()
+    heard = call.start()
 
-    assert heard.sequence[:2] == ["configure_transcription", "speak"]
-    setup = heard.only(ConfigureTranscriptionAction)
-    assert setup.languages == ["de-DE", "en-GB"]
+    heard.expect.action("configure_transcription").speak()
+    assert heard.only(ConfigureTranscriptionAction).languages == ["de-DE", "en-GB"]
 
 
 def test_an_english_receptionist_greets_in_english(
-    make_call: Callable[..., PhoneCall], config: ReceptionistConfig
+    make_call: Callable[..., CallSimulator], config: ReceptionistConfig
 ) -> None:
     english = config.model_copy(update={"language": "en"})
     heard = make_call(english).start()
 
     assert heard.text.startswith("Dr. Weber's practice, hello.")
-    assert heard.only(SpeakAction).tts.voice == "en-GB-SoniaNeural"
+    heard.expect.skip().speak(voice="en-GB-SoniaNeural")
 
 
-def test_a_faq_question_is_answered_and_followed_by_anything_else(phone: PhoneCall) -> None:
-    phone.start()
+def test_a_faq_question_is_answered_and_followed_by_anything_else(call: CallSimulator) -> None:
+    call.start()
 
-    heard = phone.say("Kann ich bei Ihnen ein Rezept bestellen?")
+    heard = call.say("Kann ich bei Ihnen ein Rezept bestellen?")
 
     assert "Folgerezepte und Überweisungen" in heard.text
     assert heard.text.endswith("Kann ich sonst noch etwas für Sie tun?")
 
 
-def test_a_misspelt_question_still_finds_its_answer(phone: PhoneCall) -> None:
-    phone.start()
+def test_a_misspelt_question_still_finds_its_answer(call: CallSimulator) -> None:
+    call.start()
 
-    heard = phone.say("Wann habt ihr geöfnet?")
+    heard = call.say("Wann habt ihr geöfnet?")
 
     assert heard.text.startswith("Unsere Öffnungszeiten: Montag, Dienstag und Donnerstag")
     assert "Im Moment haben wir geöffnet." in heard.text
 
 
 def test_a_question_close_to_an_example_question_matches_without_keywords(
-    phone: PhoneCall,
+    call: CallSimulator,
 ) -> None:
-    phone.start()
+    call.start()
 
-    heard = phone.say("Wo finde ich denn die Praxis?")
-
-    assert "Königsallee 12" in heard.text
+    call.say("Wo finde ich denn die Praxis?").expect.speak(contains="Königsallee 12")
 
 
 def test_an_english_caller_gets_english_answers_after_the_german_greeting(
-    phone: PhoneCall,
+    call: CallSimulator,
 ) -> None:
-    phone.start()
+    call.start()
 
-    heard = phone.say("Hello, what are your openning hours?")
+    heard = call.say("Hello, what are your openning hours?")
 
     assert heard.text.startswith("Our opening hours: Monday, Tuesday and Thursday from 8 am")
-    assert heard.only(SpeakAction).tts.voice == "en-GB-SoniaNeural"
-    assert phone.state.language == "en"
+    heard.expect.speak(voice="en-GB-SoniaNeural").speech_ended().no_more_actions()
+    assert call.stored.state.language == "en"
 
 
-def test_asking_for_a_language_switches_to_it(phone: PhoneCall) -> None:
-    phone.start()
+def test_asking_for_a_language_switches_to_it(call: CallSimulator) -> None:
+    call.start()
 
-    heard = phone.say("Sprechen Sie Englisch?")
-
-    assert heard.text == "Of course, I will speak English with you. How can I help?"
+    call.say("Sprechen Sie Englisch?").expect.speak(
+        "Of course, I will speak English with you. How can I help?"
+    ).no_more_actions()
 
 
 def test_an_unknown_question_gets_a_clarifying_question_listing_the_topics(
-    phone: PhoneCall,
+    call: CallSimulator,
 ) -> None:
-    phone.start()
+    call.start()
 
-    heard = phone.say("Wie wird das Wetter morgen?")
+    heard = call.say("Wie wird das Wetter morgen?")
 
     assert heard.text.startswith("Entschuldigung, das habe ich nicht ganz verstanden.")
     assert "unseren Öffnungszeiten, Terminen, Rezepten" in heard.text
@@ -101,62 +98,63 @@ def test_an_unknown_question_gets_a_clarifying_question_listing_the_topics(
 
 
 def test_after_two_misses_a_person_is_offered_and_yes_puts_the_caller_through(
-    phone: PhoneCall,
+    call: CallSimulator,
 ) -> None:
-    phone.start()
-    phone.say("Wie wird das Wetter morgen?")
+    call.start()
+    call.say("Wie wird das Wetter morgen?")
 
-    offer = phone.say("Haben Sie Hunde?")
-    assert offer.text == (
+    call.say("Haben Sie Hunde?").expect.speak(
         "Das kann ich leider nicht beantworten. Soll ich Sie mit einem Mitarbeiter verbinden?"
-    )
+    ).no_more_actions()
 
-    heard = phone.say("Ja, bitte.")
-    assert heard.said == ["Einen Moment bitte, ich verbinde Sie mit unserem Empfang."]
-    assert heard.sequence == ["speak", "(speech ended)", "transfer"]
-
-
-def test_declining_the_offered_person_keeps_the_conversation_going(phone: PhoneCall) -> None:
-    phone.start()
-    phone.say("Wie wird das Wetter morgen?")
-    phone.say("Haben Sie Hunde?")
-
-    heard = phone.say("Nein.")
-
-    assert heard.text == "Alles klar. Kann ich sonst noch etwas für Sie tun?"
-    assert phone.transferred is None
+    call.say("Ja, bitte.").expect.speak(
+        "Einen Moment bitte, ich verbinde Sie mit unserem Empfang."
+    ).speech_ended().transfer().no_more_actions()
 
 
-def test_thanks_after_an_answer_ends_the_call_politely(phone: PhoneCall) -> None:
-    phone.start()
-    phone.say("Wo kann ich parken?")
+def test_declining_the_offered_person_keeps_the_conversation_going(call: CallSimulator) -> None:
+    call.start()
+    call.say("Wie wird das Wetter morgen?")
+    call.say("Haben Sie Hunde?")
 
-    heard = phone.say("Nein danke.")
+    call.say("Nein.").expect.speak(
+        "Alles klar. Kann ich sonst noch etwas für Sie tun?"
+    ).no_more_actions()
 
-    assert heard.said == ["Vielen Dank für Ihren Anruf bei Praxis Dr. Weber. Auf Wiederhören!"]
-    assert heard.sequence == ["speak", "(speech ended)", "hangup"]
-
-
-def test_yes_to_anything_else_invites_the_next_question(phone: PhoneCall) -> None:
-    phone.start()
-    phone.say("Wo kann ich parken?")
-
-    assert phone.say("Ja.").text == "Gern, worum geht es?"
-    assert "Folgerezepte" in phone.say("Ich brauche ein Folgerezept").text
+    assert call.transfer is None
 
 
-def test_the_history_holds_both_sides_of_the_conversation(phone: PhoneCall) -> None:
-    phone.start()
-    phone.say("Wo kann ich parken?")
+def test_thanks_after_an_answer_ends_the_call_politely(call: CallSimulator) -> None:
+    call.start()
+    call.say("Wo kann ich parken?")
 
-    assert phone.call is not None
-    roles = [t.role for t in phone.call.history]
-    assert roles == ["assistant", "caller", "assistant"]
+    call.say("Nein danke.").expect.speak(
+        "Vielen Dank für Ihren Anruf bei Praxis Dr. Weber. Auf Wiederhören!"
+    ).speech_ended().hangup().no_more_actions()
 
 
-def test_hallo_is_answered_as_a_check_that_someone_is_there(phone: PhoneCall) -> None:
-    phone.start()
+def test_yes_to_anything_else_invites_the_next_question(call: CallSimulator) -> None:
+    call.start()
+    call.say("Wo kann ich parken?")
 
-    assert phone.say("Hallo? Ist da jemand?").text == "Ja, ich bin da. Wie kann ich Ihnen helfen?"
-    assert phone.say("Hello, are you there?").text == "Yes, I am here. How can I help you?"
-    assert phone.transferred is None  # "jemand" here is not a request for a person
+    call.say("Ja.").expect.speak("Gern, worum geht es?").no_more_actions()
+    call.say("Ich brauche ein Folgerezept").expect.speak(contains="Folgerezepte")
+
+
+def test_the_history_holds_both_sides_of_the_conversation(call: CallSimulator) -> None:
+    call.start()
+    call.say("Wo kann ich parken?")
+
+    assert [t.role for t in call.stored.history] == ["assistant", "caller", "assistant"]
+
+
+def test_hallo_is_answered_as_a_check_that_someone_is_there(call: CallSimulator) -> None:
+    call.start()
+
+    call.say("Hallo? Ist da jemand?").expect.speak(
+        "Ja, ich bin da. Wie kann ich Ihnen helfen?"
+    ).no_more_actions()
+    call.say("Hello, are you there?").expect.speak(
+        "Yes, I am here. How can I help you?"
+    ).no_more_actions()
+    assert call.transfer is None  # "jemand" here is not a request for a person

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from aiflow import HangupAction, SpeakAction
-
-from .conftest import PhoneCall
+from aiflow.testing import CallSimulator
 
 
 @pytest.mark.parametrize(
@@ -22,44 +21,41 @@ from .conftest import PhoneCall
     ],
 )
 def test_goodbye_words_get_a_farewell_and_then_a_hangup(
-    phone: PhoneCall, words: str, farewell: str
+    call: CallSimulator, words: str, farewell: str
 ) -> None:
-    phone.start()
+    call.start()
 
-    heard = phone.say(words)
+    call.say(words).expect.speak(farewell).speech_ended().hangup().no_more_actions()
 
-    assert heard.said == [farewell]
-    assert heard.sequence == ["speak", "(speech ended)", "hangup"]
-    assert phone.hung_up
+    assert (call.state, call.ended_by) == ("ended", "assistant")
 
 
-def test_the_farewell_cannot_be_interrupted_and_waits_for_nobody(phone: PhoneCall) -> None:
-    phone.start()
+def test_the_farewell_cannot_be_interrupted_and_waits_for_nobody(call: CallSimulator) -> None:
+    call.start()
 
-    farewell = phone.say("Tschüss").only(SpeakAction)
+    heard = call.say("Tschüss")
 
-    assert farewell.barge_in is not None and farewell.barge_in.strategy == "none"
-    assert farewell.user_input_timeout_seconds is None
+    heard.expect.speak(barge_in="none")
+    assert heard.only(SpeakAction).user_input_timeout_seconds is None
 
 
 def test_words_while_the_farewell_plays_do_not_delay_or_undo_the_hangup(
-    phone: PhoneCall,
+    call: CallSimulator,
 ) -> None:
-    phone.start()
-    phone.say("Tschüss", interrupt_after_ms=500)
-    assert phone.call is not None and isinstance(phone.call.pending[0], HangupAction)
+    call.start()
+    call.say("Tschüss", interrupt_after_ms=500)
+    assert isinstance(call.stored.pending[0], HangupAction)
 
-    heard = phone.say("Ach, noch eine Frage!")
+    call.say("Ach, noch eine Frage!").expect.nothing()  # nothing new is said over the farewell
 
-    assert heard.actions == []  # nothing new is said over the farewell
-    assert isinstance(phone.call.pending[0], HangupAction)
-    assert phone.send({"type": "assistant_speech_ended"})[0].type == "hangup"
+    assert isinstance(call.stored.pending[0], HangupAction)
+    call.send({"type": "assistant_speech_ended"}).expect.hangup().no_more_actions()
 
 
-def test_a_farewell_is_not_triggered_by_a_word_inside_another_word(phone: PhoneCall) -> None:
-    phone.start()
+def test_a_farewell_is_not_triggered_by_a_word_inside_another_word(call: CallSimulator) -> None:
+    call.start()
 
-    heard = phone.say("Wie kann ich eine Überweisung bekommen?")  # "bye" is not a word here
+    heard = call.say("Wie kann ich eine Überweisung bekommen?")  # "bye" is not a word here
 
-    assert not phone.hung_up
+    assert call.state == "active"
     assert "Überweisungen" in heard.text

@@ -6,10 +6,11 @@ from collections.abc import Callable
 
 import pytest
 
-from aiflow import SendSmsAction, SpeakAction, TransferAction
+from aiflow import FakeClock, SendSmsAction, SpeakAction, TransferAction
+from aiflow.testing import CallSimulator
 from receptionist.config import ReceptionistConfig
 
-from .conftest import TUESDAY_8_PM, FakeClock, PhoneCall
+from .conftest import TUESDAY_8_PM
 
 
 @pytest.mark.parametrize(
@@ -22,28 +23,28 @@ from .conftest import TUESDAY_8_PM, FakeClock, PhoneCall
     ],
 )
 def test_asking_for_a_person_plays_the_handoff_then_transfers(
-    phone: PhoneCall, request_: str
+    call: CallSimulator, request_: str
 ) -> None:
-    phone.start()
+    call.start()
 
-    heard = phone.say(request_)
+    heard = call.say(request_)
 
-    assert len(heard.said) == 1
+    assert len(heard.spoken) == 1
     assert "verbinde Sie mit unserem Empfang" in heard.text or "through to our reception" in (
         heard.text
     )
     # The transfer is not in the reply to the caller's words: it waits for the speech to end.
-    assert heard.sequence == ["speak", "(speech ended)", "transfer"]
+    heard.expect.speak().speech_ended().transfer().no_more_actions()
 
 
-def test_the_transfer_has_a_timeout_and_the_configured_caller_id(phone: PhoneCall) -> None:
-    phone.start()
+def test_the_transfer_has_a_timeout_and_the_configured_caller_id(call: CallSimulator) -> None:
+    call.start()
 
-    heard = phone.say("Ich möchte mit einem Mitarbeiter sprechen.")
+    heard = call.say("Ich möchte mit einem Mitarbeiter sprechen.")
 
     assert heard.only(TransferAction).to_wire() == {
         "type": "transfer",
-        "session_id": phone.session_id,
+        "session_id": call.session_id,
         "target_phone_number": "4921198765411",
         "caller_id_name": "Praxis Weber",
         "caller_id_number": "4921198765400",
@@ -52,143 +53,150 @@ def test_the_transfer_has_a_timeout_and_the_configured_caller_id(phone: PhoneCal
 
 
 def test_the_handoff_sentence_cannot_be_interrupted_and_does_not_wait_for_input(
-    phone: PhoneCall,
+    call: CallSimulator,
 ) -> None:
-    phone.start()
+    call.start()
 
-    handoff = phone.say("Verbinden Sie mich bitte.").only(SpeakAction)
+    heard = call.say("Verbinden Sie mich bitte.")
 
-    assert handoff.barge_in is not None and handoff.barge_in.strategy == "none"
-    assert handoff.user_input_timeout_seconds is None  # no silence event before the transfer
+    heard.expect.speak(barge_in="none")
+    assert heard.only(SpeakAction).user_input_timeout_seconds is None  # no silence event first
 
 
-def test_key_0_puts_the_caller_through(phone: PhoneCall) -> None:
-    phone.start()
+def test_key_0_puts_the_caller_through(call: CallSimulator) -> None:
+    call.start()
 
-    heard = phone.press("0")
-
-    assert heard.said == ["Einen Moment bitte, ich verbinde Sie mit unserem Empfang."]
     # The key press stops whatever is playing first (TurnPolicy.dtmf_barge_in).
-    assert heard.sequence == ["barge_in", "speak", "(speech ended)", "transfer"]
+    call.press("0").expect.barge_in().speak(
+        "Einen Moment bitte, ich verbinde Sie mit unserem Empfang."
+    ).speech_ended().transfer().no_more_actions()
 
 
-def test_naming_a_department_puts_the_caller_through_to_it(phone: PhoneCall) -> None:
-    phone.start()
+def test_naming_a_department_puts_the_caller_through_to_it(call: CallSimulator) -> None:
+    call.start()
 
-    heard = phone.say("Ich habe eine Frage zu meiner Rechnung, bitte verbinden Sie mich.")
-
-    assert heard.said == ["Einen Moment bitte, ich verbinde Sie mit unserer Abrechnung."]
-    transfer = heard.only(TransferAction)
-    assert transfer.target_phone_number == "4921198765422"
-    assert transfer.timeout == 20
+    call.say("Ich habe eine Frage zu meiner Rechnung, bitte verbinden Sie mich.").expect.speak(
+        "Einen Moment bitte, ich verbinde Sie mit unserer Abrechnung."
+    ).speech_ended().transfer("+49 211 98765422", timeout=20).no_more_actions()
 
 
 def test_when_the_transfer_fails_the_receptionist_apologises_and_takes_a_message(
-    phone: PhoneCall,
+    call: CallSimulator,
 ) -> None:
-    phone.start()
-    phone.say("Ich möchte mit einem Mitarbeiter sprechen.")
+    call.start()
+    call.say("Ich möchte mit einem Mitarbeiter sprechen.")
 
-    back = phone.transfer_fails()
-    assert back.text == (
+    call.fail_transfer().expect.speak(
         "Entschuldigung, bei unserem Empfang ist gerade niemand erreichbar. Möchten Sie eine "
         "Nachricht hinterlassen? Dann sprechen Sie sie einfach jetzt."
-    )
+    ).no_more_actions()
 
-    saved = phone.say("Hier ist Anna Schmidt, bitte rufen Sie mich wegen meiner Blutwerte an.")
+    saved = call.say("Hier ist Anna Schmidt, bitte rufen Sie mich wegen meiner Blutwerte an.")
     assert saved.text.startswith("Danke, ich habe Ihre Nachricht notiert.")
 
-    [message] = phone.state.messages
+    [message] = call.stored.state.messages
     assert message.text == "Hier ist Anna Schmidt, bitte rufen Sie mich wegen meiner Blutwerte an."
     assert message.caller == "+4917612345678"
     assert message.after_transfer_to == "reception"
     assert message.language == "de"
 
 
-def test_saying_yes_to_the_message_offer_asks_for_the_message(phone: PhoneCall) -> None:
-    phone.start()
-    phone.say("Ich möchte mit einem Mitarbeiter sprechen.")
-    phone.transfer_fails()
+def test_saying_yes_to_the_message_offer_asks_for_the_message(call: CallSimulator) -> None:
+    call.start()
+    call.say("Ich möchte mit einem Mitarbeiter sprechen.")
+    call.fail_transfer()
 
-    assert phone.say("Ja, gerne.").text.startswith("Bitte sprechen Sie jetzt Ihre Nachricht")
-    phone.say("Bitte um Rückruf wegen eines Termins.")
+    assert call.say("Ja, gerne.").text.startswith("Bitte sprechen Sie jetzt Ihre Nachricht")
+    call.say("Bitte um Rückruf wegen eines Termins.")
 
-    assert [m.text for m in phone.state.messages] == ["Bitte um Rückruf wegen eines Termins."]
+    assert [m.text for m in call.stored.state.messages] == ["Bitte um Rückruf wegen eines Termins."]
 
 
-def test_declining_the_message_offer_stores_nothing(phone: PhoneCall) -> None:
-    phone.start()
-    phone.say("Ich möchte mit einem Mitarbeiter sprechen.")
-    phone.transfer_fails()
+def test_declining_the_message_offer_stores_nothing(call: CallSimulator) -> None:
+    call.start()
+    call.say("Ich möchte mit einem Mitarbeiter sprechen.")
+    call.fail_transfer()
 
-    heard = phone.say("Nein, danke.")
+    call.say("Nein, danke.").expect.speak(
+        "Alles klar. Kann ich sonst noch etwas für Sie tun?"
+    ).no_more_actions()
 
-    assert heard.text == "Alles klar. Kann ich sonst noch etwas für Sie tun?"
-    assert phone.state.messages == []
+    assert call.stored.state.messages == []
 
 
 def test_outside_opening_hours_a_message_is_offered_instead_of_a_transfer(
-    phone: PhoneCall, clock: FakeClock
+    call: CallSimulator, clock: FakeClock
 ) -> None:
-    clock.now = TUESDAY_8_PM
-    phone.start()
+    clock.set(TUESDAY_8_PM)
+    call.start()
 
-    heard = phone.say("Ich möchte jemanden sprechen.")
+    heard = call.say("Ich möchte jemanden sprechen.")
 
     assert heard.text.startswith("Wir sind gerade leider nicht erreichbar. Unsere Öffnungszeiten:")
-    assert phone.transferred is None
-    phone.say("Bitte rufen Sie mich morgen zurück.")
-    assert phone.state.messages[0].text == "Bitte rufen Sie mich morgen zurück."
+    assert call.transfer is None
+    call.say("Bitte rufen Sie mich morgen zurück.")
+    assert call.stored.state.messages[0].text == "Bitte rufen Sie mich morgen zurück."
 
 
 def test_a_message_can_be_texted_to_the_practice(
-    make_call: Callable[..., PhoneCall], config: ReceptionistConfig
+    make_call: Callable[..., CallSimulator], config: ReceptionistConfig
 ) -> None:
     with_sms = config.model_copy(
         update={"messages": config.messages.model_copy(update={"notify_sms": "+491712345678"})}
     )
-    phone = make_call(with_sms)
-    phone.start()
-    phone.press("9")
+    call = make_call(with_sms)
+    call.start()
+    call.press("9")
 
-    heard = phone.say("Bitte Rückruf wegen Impftermin.")
+    heard = call.say("Bitte Rückruf wegen Impftermin.")
 
     sms = heard.only(SendSmsAction)
     assert sms.phone_number == "491712345678"
     assert sms.message == "Nachricht von +4917612345678: Bitte Rückruf wegen Impftermin."
 
 
-def test_an_english_caller_is_handed_off_in_english(phone: PhoneCall) -> None:
-    phone.start()
+def test_an_english_caller_is_handed_off_in_english(call: CallSimulator) -> None:
+    call.start()
 
-    heard = phone.say("Could you put me through to reception, please?")
-
-    assert heard.said == ["One moment please, I am putting you through to our reception."]
-    back = phone.transfer_fails()
+    call.say("Could you put me through to reception, please?").expect.speak(
+        "One moment please, I am putting you through to our reception."
+    ).speech_ended().transfer().no_more_actions()
+    back = call.fail_transfer()
     assert back.text.startswith("I am sorry, nobody at our reception is available right now.")
 
 
-def test_a_later_message_is_not_filed_under_the_failed_transfer(phone: PhoneCall) -> None:
-    phone.start()
-    phone.press("0")
-    phone.transfer_fails()
-    phone.say("Nein.")
+def test_a_later_message_is_not_filed_under_the_failed_transfer(call: CallSimulator) -> None:
+    call.start()
+    call.press("0")
+    call.fail_transfer()
+    call.say("Nein.")
 
-    phone.press("9")
-    phone.say("Bitte schicken Sie mir die Befunde.")
+    call.press("9")
+    call.say("Bitte schicken Sie mir die Befunde.")
 
-    assert phone.state.messages[0].after_transfer_to is None
+    assert call.stored.state.messages[0].after_transfer_to is None
 
 
 def test_a_department_alone_puts_through_but_a_question_about_it_does_not(
-    phone: PhoneCall,
+    call: CallSimulator,
 ) -> None:
-    phone.start()
+    call.start()
 
-    question = phone.say("Wann ist der Empfang besetzt?")
+    question = call.say("Wann ist der Empfang besetzt?")
     assert question.text.startswith("Unsere Öffnungszeiten:")
-    assert phone.transferred is None
+    assert call.transfer is None
 
-    request = phone.say("Abrechnung, bitte.")
-    assert request.said == ["Einen Moment bitte, ich verbinde Sie mit unserer Abrechnung."]
-    assert request.only(TransferAction).target_phone_number == "4921198765422"
+    call.say("Abrechnung, bitte.").expect.speak(
+        "Einen Moment bitte, ich verbinde Sie mit unserer Abrechnung."
+    ).speech_ended().transfer("+49 211 98765422")
+
+
+def test_a_transfer_that_connects_is_recorded_as_a_transfer(call: CallSimulator) -> None:
+    call.start()
+    call.press("0")
+
+    call.close()
+
+    assert call.ended_by == "transferred to 4921198765411"
+    assert call.conversation()[-1] == {"who": "platform", "text": "transferred to 4921198765411"}
+    assert call.stored.status == "ended"

@@ -133,9 +133,15 @@ class Desk:
         self._handlers.append(handler)
         return handler
 
-    def call(self, handler: Any, **options: Any) -> CallSimulator:
-        """A call to ``handler`` from :data:`CALLER`."""
-        return CallSimulator(handler, token=TOKEN, options=CallOptions(caller=CALLER, **options))
+    def call(self, handler: Any, *, raise_errors: bool = True, **options: Any) -> CallSimulator:
+        """A call to ``handler`` from :data:`CALLER` (``raise_errors=False``: a handler's
+        exception gives the caller the fallback instead of failing the test)."""
+        return CallSimulator(
+            handler,
+            token=TOKEN,
+            options=CallOptions(caller=CALLER, **options),
+            raise_errors=raise_errors,
+        )
 
     def records(self) -> DynamoDBRecordStore:
         """The records table, read as ``aiflow calls`` reads it."""
@@ -157,9 +163,9 @@ def post(call: CallSimulator, event: dict[str, Any]) -> tuple[int, bytes]:
     """One raw event to the webhook, without playing the platform's part afterwards."""
     body = json.dumps({**event, "session": {"id": call.session_id}}).encode()
     headers = {"Content-Type": "application/json", "X-API-TOKEN": TOKEN}
-    status, raw = call.transport.post(body, headers)
-    assert status in (200, 204), raw
-    return status, raw
+    delivery = call.transport.post(body, headers)
+    assert delivery.status in (200, 204), delivery.body
+    return delivery.status, delivery.body
 
 
 @pytest.fixture(scope="package")

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from aiflow import Assistant, Call, UserSpeakEvent
+from aiflow.routing import Router
 from aiflow.testing import ScenarioError, load_scenarios, run_scenario
 from aiflow.testing.scenario import ScenarioFailure
 
@@ -204,3 +206,79 @@ def test_a_scenario_without_an_assistant_needs_a_url(tmp_path: Path) -> None:
 
     with pytest.raises(ScenarioError, match="names no `assistant`"):
         run_scenario(scenario)
+
+
+# --- assistants the scenarios below call ---------------------------------------------------
+
+broken = Assistant("broken-scenario")
+broken.on_session_start(lambda: "Hello.")
+
+
+@broken.on_user_speak
+def _answer(event: UserSpeakEvent) -> str:
+    raise ValueError(f"cannot answer {event.text!r}")
+
+
+day, night = Assistant("scenario-day"), Assistant("scenario-night")
+day.on_session_start(lambda: "Good day.")
+night.on_session_start(lambda: "Good night.")
+numbers = Router({"+49 211 98765400": day, "+49 211 98765499": night})
+
+reminder = Assistant("scenario-reminder")
+
+
+@reminder.on_session_start
+def _remind(call: Call) -> str:
+    data = call.outbound.data if call.outbound else {}
+    return f"Calling {call.direction} about {data.get('when', 'nothing')}."
+
+
+def test_a_handler_that_raises_fails_the_scenario_with_its_exception(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        f"assistant: {__name__}:broken\nturns:\n  - start\n  - say: Hallo\n",
+    )
+    (scenario,) = load_scenarios(path)
+
+    with pytest.raises(ScenarioFailure) as failure:
+        run_scenario(scenario)
+
+    message = str(failure.value)
+    assert message.startswith(
+        f"{path}:4: turn 2 (say 'Hallo'): the handler raised ValueError: cannot answer 'Hallo'"
+    )
+    assert "test_scenario.py:" in message and "in _answer" in message
+
+
+def test_the_called_number_picks_the_assistant_of_a_router(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        f"assistant: {__name__}:numbers\n"
+        'called: "+49 211 98765499"\n'
+        "turns:\n  - start:\n    expect: [speak: Good night]\n",
+    )
+
+    (scenario,) = load_scenarios(path)
+    run_scenario(scenario)
+
+    assert scenario.options.called == "+49 211 98765499"
+
+
+def test_an_outbound_scenario_carries_its_data(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        f"assistant: {__name__}:reminder\n"
+        "direction: outbound\n"
+        'caller: "+4915790000687"\n'
+        "outbound_data: {when: Monday}\n"
+        "turns:\n  - start:\n    expect: [speak: Calling outbound about Monday]\n",
+    )
+
+    (scenario,) = load_scenarios(path)
+    run_scenario(scenario)
+
+
+def test_outbound_data_on_an_inbound_call_is_a_mistake(tmp_path: Path) -> None:
+    path = write(tmp_path, HELLO + "outbound_data: {when: Monday}\nturns: [start]\n")
+
+    assert "`outbound_data` takes a mapping, on an outbound call" in error_of(path)

@@ -197,15 +197,19 @@ def test_a_lambda_handler_can_be_named_as_module_and_object() -> None:
         call.start().expect.speak(contains="Hello")
 
 
-def test_a_failing_handler_is_heard_as_the_fallback() -> None:
+def test_with_raise_errors_off_a_failing_handler_is_heard_as_the_fallback() -> None:
     broken = Assistant("broken")
 
     @broken.on_session_start
     def greet() -> str:
         raise RuntimeError("bug")
 
-    with CallSimulator(broken) as call:
-        call.start().expect.speak(contains="something went wrong")
+    with CallSimulator(broken, raise_errors=False) as call:
+        turn = call.start()
+
+    turn.expect.speak(contains="something went wrong")
+    assert turn.exchanges[0].fallback == "handler_error"
+    assert str(turn.exchanges[0].handler_error) == "bug"
 
 
 def test_the_transcript_is_json_with_the_conversation_and_every_request() -> None:

@@ -1,9 +1,11 @@
 """The serverless webhook as API Gateway and Lambda run it, on a DynamoDB table in moto.
 
-Every test plays the AI Flow platform: it takes a sample API Gateway HTTP API (payload 2.0)
-event from ``infra/events/``, puts the next event of its call into the body and invokes
-the Lambda handler with a fake Lambda context, exactly as API Gateway would. The table is
-created from ``template.yaml``, so the tests exercise the item layout the stack deploys.
+Every test plays the AI Flow platform with :class:`aiflow.testing.CallSimulator` on the
+Lambda handler: each event becomes the API Gateway HTTP API (payload 2.0) event of a POST
+and is delivered with a Lambda context, exactly as API Gateway would; ``deliver`` sends one
+event and nothing else, ``post`` any request at all (bad bodies, other headers, routes). The
+table is created from ``template.yaml``, so the tests exercise the item layout the stack
+deploys.
 
 Nothing here needs AWS credentials or network access: ``moto.mock_aws`` answers every AWS
 request in process.
@@ -11,9 +13,7 @@ request in process.
 
 from __future__ import annotations
 
-import base64
 import itertools
-import json
 import logging
 import threading
 import time
@@ -40,8 +40,9 @@ from aiflow import (
     transfer,
 )
 from aiflow.lambda_ import Settings, lambda_handler
-from aiflow.local.template import create_tables, sample_events
+from aiflow.local.template import create_tables
 from aiflow.store.dynamodb import DynamoDBStore, item_doc
+from aiflow.testing import CallOptions, CallSimulator
 
 REPO = Path(__file__).resolve().parents[3]
 TEMPLATE = REPO / "template.yaml"
@@ -160,75 +161,7 @@ def build_receptionist(name: str | None = None) -> Receptionist:
     return rec
 
 
-# --- API Gateway and Lambda ---------------------------------------------------------------------
-
-
-@dataclass
-class LambdaContext:
-    """The parts of the Lambda context object the handler and Powertools read."""
-
-    remaining_ms: int = 10_000
-    function_name: str = "aiflow-webhook"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:eu-central-1:123456789012:function:aiflow-webhook"
-    log_group_name: str = "/aws/lambda/aiflow-webhook"
-    log_stream_name: str = "2026/01/01/[$LATEST]0123456789abcdef"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
-
-
-def samples_by_type() -> dict[str, dict[str, Any]]:
-    """The API Gateway sample events of ``infra/events``, by the AI Flow event type inside
-    (the file named after the type when there are several, e.g. ``session_start.json``)."""
-    found: dict[str, dict[str, Any]] = {}
-    for stem, event in sorted(sample_events(EVENTS_DIR).items()):
-        kind = sample_body(event).get("type")
-        if kind not in found or stem == kind:
-            found[kind] = event
-    if "session_start" not in found:
-        raise AssertionError(f"no session_start sample event in {EVENTS_DIR}")
-    return found
-
-
-def sample_body(sample: dict[str, Any]) -> dict[str, Any]:
-    body = sample.get("body") or "{}"
-    if sample.get("isBase64Encoded"):
-        body = base64.b64decode(body).decode()
-    return json.loads(body)
-
-
-@dataclass
-class Reply:
-    """What API Gateway got back from the Lambda function."""
-
-    status: int
-    headers: dict[str, str]
-    text: str | None
-    raw: dict[str, Any]
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.text) if self.text else None
-
-    @property
-    def actions(self) -> list[dict[str, Any]]:
-        """The actions of a 200: the body is one action object or an array of them."""
-        if self.status != 200:
-            return []
-        body = self.json
-        return body if isinstance(body, list) else [body]
-
-    @property
-    def types(self) -> list[str]:
-        return [a["type"] for a in self.actions]
-
-    @property
-    def said(self) -> list[str]:
-        """What the caller hears: the texts of the ``speak`` actions, in order."""
-        return [a.get("text") or a.get("ssml", "") for a in self.actions if a["type"] == "speak"]
+# --- the table and its requests -------------------------------------------------------------
 
 
 class Table:
@@ -290,112 +223,6 @@ class Requests:
         return self.operations[start:]
 
 
-class Phone:
-    """One call as the AI Flow platform places it, delivered through API Gateway to Lambda."""
-
-    def __init__(
-        self,
-        handler: Callable[[dict[str, Any], Any], dict[str, Any]],
-        samples: dict[str, dict[str, Any]],
-        *,
-        session_id: str | None = None,
-        caller: str | None = None,
-        token: str | None = TOKEN,
-    ) -> None:
-        self.handler = handler
-        self.samples = samples
-        self.session_id = session_id or str(uuid.uuid4())
-        self.caller = caller
-        self.token = token
-
-    def event(self, kind: str, **fields: Any) -> dict[str, Any]:
-        """The event body of type ``kind`` for this call, based on the sample of that type."""
-        sample = sample_body(self.samples.get(kind) or self.samples["session_start"])
-        session = {**sample.get("session", {}), "id": self.session_id}
-        if self.caller is not None:
-            session["from_phone_number"] = self.caller
-        body = {k: v for k, v in sample.items() if k not in ("type", "session")}
-        if kind not in self.samples:
-            body = {}
-        return {"type": kind, "session": session, **body, **fields}
-
-    def send(self, kind: str, *, context: LambdaContext | None = None, **fields: Any) -> Reply:
-        """Deliver the next event of this call, e.g. ``send("user_speak", text="hi")``."""
-        return self.post(json.dumps(self.event(kind, **fields)), kind=kind, context=context)
-
-    def post(
-        self,
-        body: str | bytes | None,
-        *,
-        kind: str = "session_start",
-        headers: dict[str, str] | None = None,
-        base64_encoded: bool = False,
-        method: str = "POST",
-        path: str = "/webhook",
-        context: LambdaContext | None = None,
-    ) -> Reply:
-        """Invoke the Lambda function with an API Gateway event carrying ``body`` verbatim."""
-        event = api_event(
-            self.samples.get(kind) or self.samples["session_start"],
-            body,
-            headers=self.headers() if headers is None else headers,
-            base64_encoded=base64_encoded,
-            method=method,
-            path=path,
-        )
-        return invoke(self.handler, event, context)
-
-    def headers(self) -> dict[str, str]:
-        headers = {"content-type": "application/json"}
-        if self.token is not None:
-            headers["x-api-token"] = self.token
-        return headers
-
-
-def api_event(
-    sample: dict[str, Any],
-    body: str | bytes | None,
-    *,
-    headers: dict[str, str] | None = None,
-    base64_encoded: bool = False,
-    method: str = "POST",
-    path: str = "/webhook",
-) -> dict[str, Any]:
-    """A copy of an API Gateway sample event with another body, headers, method or path."""
-    event = json.loads(json.dumps(sample))
-    if isinstance(body, bytes):
-        body = base64.b64encode(body).decode() if base64_encoded else body.decode()
-    if body is None:
-        event.pop("body", None)
-    else:
-        event["body"] = body
-    event["isBase64Encoded"] = base64_encoded
-    if headers is not None:
-        event["headers"] = headers
-    elif "content-length" in event.get("headers", {}):
-        raw = base64.b64decode(body) if base64_encoded and body else (body or "").encode()
-        event["headers"]["content-length"] = str(len(raw))
-    event["rawPath"] = path
-    event["routeKey"] = "$default"
-    http = event.setdefault("requestContext", {}).setdefault("http", {})
-    http["method"] = method
-    http["path"] = path
-    event["requestContext"]["routeKey"] = "$default"
-    event["requestContext"]["requestId"] = uuid.uuid4().hex
-    return event
-
-
-def invoke(handler: Any, event: dict[str, Any], context: LambdaContext | None = None) -> Reply:
-    """Call the Lambda handler the way the Lambda runtime does and read the proxy response."""
-    result = handler(event, context or LambdaContext())
-    assert isinstance(result, dict) and isinstance(result.get("statusCode"), int), result
-    headers = {k.lower(): v for k, v in (result.get("headers") or {}).items()}
-    text = result.get("body")
-    if result.get("isBase64Encoded") and text:
-        text = base64.b64decode(text).decode()
-    return Reply(result["statusCode"], headers, text or None, result)
-
-
 # --- fixtures ---------------------------------------------------------------------------------
 
 
@@ -408,7 +235,6 @@ class Line:
     store: DynamoDBStore
     receptionist: Receptionist
     handler: Any
-    samples: dict[str, dict[str, Any]]
     requests: Requests
     _handlers: list[Any] = field(default_factory=list)
 
@@ -420,9 +246,25 @@ class Line:
     def ran(self) -> list[tuple[str, Any]]:
         return self.receptionist.ran
 
-    def call(self, **kwargs: Any) -> Phone:
-        """A new call to the current handler."""
-        return Phone(self.handler, self.samples, **kwargs)
+    def call(
+        self,
+        *,
+        caller: str = CALLER,
+        token: str | None = TOKEN,
+        session_id: str | None = None,
+        raise_errors: bool = True,
+        quiet_logs: bool = True,
+    ) -> CallSimulator:
+        """A new call to the current handler (``token=None``: no token header at all;
+        ``raise_errors=False`` for a test of the fallback a handler bug gets)."""
+        options = CallOptions(caller=caller, session_id=session_id)
+        return CallSimulator(
+            self.handler,
+            token=token,
+            options=options,
+            raise_errors=raise_errors,
+            quiet_logs=quiet_logs,
+        )
 
     def rebuild(
         self,
@@ -473,12 +315,7 @@ def world() -> Iterator[World]:
 
 
 @pytest.fixture
-def samples() -> dict[str, dict[str, Any]]:
-    return samples_by_type()
-
-
-@pytest.fixture
-def line(world: World, samples: dict[str, dict[str, Any]]) -> Iterator[Line]:
+def line(world: World) -> Iterator[Line]:
     """An empty call table, a DynamoDB store on it and the Lambda handler of a new assistant."""
     parameters.clear_caches()  # the Secrets Manager token cache lives in the module
     table = Table(world.reader, world.tables["CallsTable"])
@@ -495,7 +332,6 @@ def line(world: World, samples: dict[str, dict[str, Any]]) -> Iterator[Line]:
         store=store,
         receptionist=build_receptionist(),
         handler=None,
-        samples=samples,
         requests=Requests(client),
     )
     line.rebuild()
@@ -515,9 +351,9 @@ def line(world: World, samples: dict[str, dict[str, Any]]) -> Iterator[Line]:
 
 
 @pytest.fixture
-def phone(line: Line) -> Phone:
-    """A call to the test assistant with the caller's number set."""
-    return line.call(caller=CALLER)
+def call(line: Line) -> CallSimulator:
+    """A call to the test assistant."""
+    return line.call()
 
 
 def elapsed(action: Callable[[], Any]) -> tuple[Any, float]:

@@ -41,12 +41,10 @@ def new_secret(value: str) -> str:
 def test_only_the_right_token_in_either_header_gets_through(
     line: Line, headers: dict[str, str], status: int
 ) -> None:
-    phone = line.call(caller=CALLER)
-    body = json.dumps(phone.event("user_speak", text="let me in"))
+    call = line.call(caller=CALLER)
+    body = json.dumps(call.event("user_speak", text="let me in"))
 
-    reply = phone.post(
-        body, kind="user_speak", headers={"content-type": "application/json", **headers}
-    )
+    reply = call.post(body, headers={"content-type": "application/json", **headers})
 
     assert reply.status == status
     if status == 401:
@@ -64,7 +62,7 @@ def test_a_webhook_without_a_configured_token_refuses_even_an_empty_token(line: 
     line.rebuild(token=None, settings=Settings())
 
     for token in (None, "", TOKEN):
-        reply = line.call(token=token).send("session_start")
+        reply = line.call(token=token).deliver("session_start")
         assert reply.status == 401
         assert reply.json["code"] == "unauthorized"
     assert line.ran == []
@@ -77,8 +75,8 @@ def test_the_token_from_aiflow_api_token_is_the_one_expected(
     monkeypatch.setenv("AIFLOW_API_TOKEN", "token-from-the-environment")
     line.rebuild(token=None)  # no token, no settings: Settings.from_env() as in Lambda
 
-    assert line.call(token=TOKEN).send("session_start").status == 401
-    assert line.call(token="token-from-the-environment").send("session_start").status == 200
+    assert line.call(token=TOKEN).deliver("session_start").status == 401
+    assert line.call(token="token-from-the-environment").deliver("session_start").status == 200
     assert Settings.from_env().api_token == "token-from-the-environment"
 
 
@@ -88,16 +86,16 @@ def test_aiflow_api_token_wins_over_the_secret(line: Line, monkeypatch: pytest.M
     monkeypatch.setenv("AIFLOW_TOKEN_SECRET", arn)
     line.rebuild(token=None)
 
-    assert line.call(token="token-in-the-secret").send("session_start").status == 401
-    assert line.call(token="token-from-the-environment").send("session_start").status == 200
+    assert line.call(token="token-in-the-secret").deliver("session_start").status == 401
+    assert line.call(token="token-from-the-environment").deliver("session_start").status == 200
 
 
 def test_the_token_is_read_from_secrets_manager(line: Line) -> None:
     arn = new_secret("token-in-the-secret")
     line.rebuild(token=None, settings=Settings(token_secret=arn))
 
-    assert line.call(token=TOKEN).send("session_start").status == 401
-    assert line.call(token="token-in-the-secret").send("session_start").status == 200
+    assert line.call(token=TOKEN).deliver("session_start").status == 401
+    assert line.call(token="token-in-the-secret").deliver("session_start").status == 200
 
 
 @pytest.mark.slow  # waits for the one-second token cache to expire
@@ -106,7 +104,7 @@ def test_a_rotated_secret_is_used_once_the_cached_token_is_older_than_its_max_ag
 ) -> None:
     arn = new_secret("old-token-0123456789")
     line.rebuild(token=None, settings=Settings(token_secret=arn, token_cache_seconds=1))
-    assert line.call(token="old-token-0123456789").send("session_start").status == 200
+    assert line.call(token="old-token-0123456789").deliver("session_start").status == 200
     cached_at = time.monotonic()
 
     boto3.client("secretsmanager").put_secret_value(
@@ -114,14 +112,14 @@ def test_a_rotated_secret_is_used_once_the_cached_token_is_older_than_its_max_ag
     )
 
     # Within the cache age the old token still works and the new one does not yet.
-    assert line.call(token="old-token-0123456789").send("session_start").status == 200
-    assert line.call(token="new-token-0123456789").send("session_start").status == 401
+    assert line.call(token="old-token-0123456789").deliver("session_start").status == 200
+    assert line.call(token="new-token-0123456789").deliver("session_start").status == 401
     assert time.monotonic() - cached_at < 1.0, "too slow to observe the cache"
 
     time.sleep(max(0.0, 1.05 - (time.monotonic() - cached_at)))
 
-    assert line.call(token="new-token-0123456789").send("session_start").status == 200
-    assert line.call(token="old-token-0123456789").send("session_start").status == 401
+    assert line.call(token="new-token-0123456789").deliver("session_start").status == 200
+    assert line.call(token="old-token-0123456789").deliver("session_start").status == 401
 
 
 def test_when_the_secret_cannot_be_read_the_caller_hears_the_fallback_and_nothing_runs(
@@ -129,10 +127,10 @@ def test_when_the_secret_cannot_be_read_the_caller_hears_the_fallback_and_nothin
 ) -> None:
     missing = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:aiflow/missing-AbCdEf"
     line.rebuild(token=None, settings=Settings(token_secret=missing))
-    phone = line.call(caller=CALLER)
+    call = line.call(caller=CALLER)
 
-    spoken = phone.send("user_speak", text="hello?")
-    bad = phone.post("not json")
+    spoken = call.deliver("user_speak", text="hello?")
+    bad = call.post("not json")
 
     assert spoken.status == 200
     assert spoken.said == [line.assistant.fallback]

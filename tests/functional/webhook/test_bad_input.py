@@ -106,17 +106,17 @@ BAD_BODIES = {
 def test_a_body_that_is_not_an_event_is_answered_400_naming_the_problem(
     line: Line, bad: Bad
 ) -> None:
-    phone = line.call(caller=CALLER)
+    call = line.call(caller=CALLER)
 
-    reply = phone.post(bad.body, base64_encoded=bad.base64_encoded)
+    reply = call.post(bad.body, base64_encoded=bad.base64_encoded)
 
     assert reply.status == 400
     assert reply.headers["content-type"] == "application/json"
     error = reply.json
     assert error["code"] == bad.code
     assert bad.names in error["message"]
-    assert "Traceback" not in reply.text
-    assert 'File "' not in reply.text
+    assert "Traceback" not in reply.body
+    assert 'File "' not in reply.body
     assert line.ran == []
     assert line.table.items() == []
 
@@ -126,27 +126,27 @@ def test_a_400_never_repeats_the_callers_number_or_words(line: Line, bad: Bad) -
     reply = line.call().post(bad.body, base64_encoded=bad.base64_encoded)
 
     assert reply.status == 400
-    assert CALLER not in reply.text
-    assert CALLER.lstrip("+") not in reply.text
-    assert "caf" not in reply.text
+    assert CALLER not in reply.body
+    assert CALLER.lstrip("+") not in reply.body
+    assert "caf" not in reply.body
 
 
 def test_a_valid_event_after_bad_ones_still_starts_the_call(line: Line) -> None:
-    phone = line.call(caller=CALLER)
+    call = line.call(caller=CALLER)
     for bad in list(BAD_BODIES.values())[:5]:
-        assert phone.post(bad.body, base64_encoded=bad.base64_encoded).status == 400
+        assert call.post(bad.body, base64_encoded=bad.base64_encoded).status == 400
 
-    reply = phone.send("session_start")
+    reply = call.deliver("session_start")
 
     assert reply.status == 200
     assert len(line.table.items()) == 1
 
 
 def test_a_base64_encoded_valid_event_is_accepted(line: Line) -> None:
-    phone = line.call(caller=CALLER)
+    call = line.call(caller=CALLER)
 
-    body = json.dumps(phone.event("session_start")).encode()
-    reply = phone.post(body, base64_encoded=True)
+    body = json.dumps(call.event("session_start")).encode()
+    reply = call.post(body, base64_encoded=True)
 
     assert base64.b64decode(base64.b64encode(body)) == body
     assert reply.status == 200

@@ -24,8 +24,9 @@ import pytest
 from moto.dynamodb.models import DynamoDBBackend
 
 from aiflow import TurnPolicy
+from aiflow.testing import CallSimulator, Exchange
 
-from .conftest import Line, Phone, Reply
+from .conftest import Line
 
 THREADS = 8
 ROUNDS = 3
@@ -74,28 +75,28 @@ def test_eight_callers_turns_arriving_at_once_are_each_stored_exactly_once(
     line: Line, atomic_dynamodb: None
 ) -> None:
     line.assistant.policy = TurnPolicy(history_limit=1000)
-    phone = line.call()
-    phone.send("session_start")
+    call = line.call()
+    call.deliver("session_start")
     said: list[str] = []
 
     for round_ in range(ROUNDS):
         texts = [f"round {round_} caller {i}" for i in range(THREADS)]
-        replies: list[Reply] = run_together(
-            THREADS, lambda i, texts=texts: phone.send("user_speak", text=texts[i])
+        replies: list[Exchange] = run_together(
+            THREADS, lambda i, texts=texts: call.deliver("user_speak", text=texts[i])
         )
         for text, reply in zip(texts, replies, strict=True):
             assert reply.status == 200
             assert reply.said == [f"You said: {text}"], "a turn got the fallback"
         said += texts
 
-    doc = line.table.doc(phone.session_id)
+    doc = line.table.doc(call.session_id)
     callers = Counter(t["text"] for t in doc["history"] if t["role"] == "caller")
     answers = Counter(t["text"] for t in doc["history"] if t["role"] == "assistant")
     assert callers == Counter(said)  # every turn, none twice
     assert all(answers[f"You said: {text}"] == 1 for text in said)
     assert doc["state"]["turns"] == len(said)
     # One save for session_start, then one per turn; lost races did not save.
-    assert line.table.version(phone.session_id) == 1 + len(said)
+    assert line.table.version(call.session_id) == 1 + len(said)
     puts = Counter(line.requests.operations)["PutItem"]
     assert puts >= 1 + len(said)
 
@@ -103,27 +104,29 @@ def test_eight_callers_turns_arriving_at_once_are_each_stored_exactly_once(
 def test_a_pending_hangup_is_delivered_once_when_speech_end_events_race(
     line: Line, atomic_dynamodb: None
 ) -> None:
-    phone = line.call()
-    phone.send("session_start")
-    assert phone.send("user_speak", text="goodbye").said == ["Goodbye!"]
+    call = line.call()
+    call.deliver("session_start")
+    assert call.deliver("user_speak", text="goodbye").said == ["Goodbye!"]
 
-    replies = run_together(THREADS, lambda _: phone.send("assistant_speech_ended"))
+    replies = run_together(THREADS, lambda _: call.deliver("assistant_speech_ended"))
 
     statuses = Counter(r.status for r in replies)
     assert statuses == Counter({200: 1, 204: THREADS - 1})
     (delivered,) = [r for r in replies if r.status == 200]
     assert delivered.types == ["hangup"]
-    assert line.table.pending(phone.session_id) == []
+    assert line.table.pending(call.session_id) == []
 
 
 def test_turns_of_different_calls_do_not_interfere(line: Line, atomic_dynamodb: None) -> None:
-    phones: list[Phone] = [line.call() for _ in range(THREADS)]
-    for phone in phones:
-        phone.send("session_start")
+    calls: list[CallSimulator] = [line.call() for _ in range(THREADS)]
+    for call in calls:
+        call.deliver("session_start")
 
-    replies = run_together(THREADS, lambda i: phones[i].send("user_speak", text=f"I am caller {i}"))
+    replies = run_together(
+        THREADS, lambda i: calls[i].deliver("user_speak", text=f"I am caller {i}")
+    )
 
     assert [r.said for r in replies] == [[f"You said: I am caller {i}"] for i in range(THREADS)]
-    for phone in phones:
-        assert line.table.version(phone.session_id) == 2
-        assert line.table.doc(phone.session_id)["state"]["turns"] == 1
+    for call in calls:
+        assert line.table.version(call.session_id) == 2
+        assert line.table.doc(call.session_id)["state"]["turns"] == 1

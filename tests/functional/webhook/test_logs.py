@@ -15,8 +15,10 @@ from typing import Any
 import pytest
 
 from aiflow.lambda_ import Settings
+from aiflow.local.gateway import LocalContext
+from aiflow.testing import CallSimulator
 
-from .conftest import CALLER, MAGIC_WORD, LambdaContext, Line, Phone, build_receptionist
+from .conftest import CALLER, MAGIC_WORD, Line, build_receptionist
 
 SECRET_WORDS = "my PIN is 4711 and I live at Musterweg 12"
 BUG_WORDS = f"{MAGIC_WORD}, call me back on 0176 12345678"
@@ -60,14 +62,20 @@ CALL: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
+def logged_call(line: Line) -> CallSimulator:
+    """A call whose handler bug is heard as the fallback, with the logs as Lambda writes them
+    (not routed to pytest's log capture)."""
+    return line.call(caller=CALLER, raise_errors=False, quiet_logs=False)
+
+
 def place_call(
-    line: Line, capsys: pytest.CaptureFixture[str], phone: Phone | None = None
+    line: Line, capsys: pytest.CaptureFixture[str], call: CallSimulator | None = None
 ) -> list[tuple[str, Output]]:
-    phone = phone or line.call(caller=CALLER)
+    call = call or logged_call(line)
     read(capsys)  # forget what building the handler printed
     outputs = []
     for kind, fields in CALL:
-        phone.send(kind, **fields)
+        call.deliver(kind, **fields)
         outputs.append((kind, read(capsys)))
     return outputs
 
@@ -109,14 +117,14 @@ def test_every_log_line_of_an_event_names_the_call_and_the_event_type(
     line: Line, capsys: pytest.CaptureFixture[str]
 ) -> None:
     line.rebuild(settings=Settings(), receptionist=build_receptionist())
-    phone = line.call(caller=CALLER)
+    call = logged_call(line)
 
-    outputs = place_call(line, capsys, phone)
+    outputs = place_call(line, capsys, call)
 
     for kind, output in outputs:
         assert output.logs, f"no log line for {kind}"
         for record in output.logs:
-            assert record["correlation_id"] == phone.session_id, (kind, record)
+            assert record["correlation_id"] == call.session_id, (kind, record)
             assert record["event_type"] == kind, (kind, record)
     assert {r["message"] for _, o in outputs for r in o.logs} >= {"request answered"}
 
@@ -146,8 +154,8 @@ def test_metrics_count_events_fallbacks_and_auth_failures(
 ) -> None:
     line.rebuild(settings=Settings(), receptionist=build_receptionist())
     outputs = place_call(line, capsys)
-    intruder = line.call(token="guess")
-    intruder.send("session_start", context=LambdaContext(aws_request_id="req-intruder"))
+    intruder = line.call(token="guess", quiet_logs=False)
+    intruder.deliver("session_start", context=LocalContext(aws_request_id="req-intruder"))
     refused = read(capsys)
 
     for kind, output in outputs:

@@ -21,9 +21,11 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from botocore.stub import Stubber
 
 from aiflow.lambda_ import Settings
+from aiflow.local.gateway import LocalContext
 from aiflow.store.dynamodb import DynamoDBStore
+from aiflow.testing import CallSimulator
 
-from .conftest import CALLER, MAGIC_WORD, LambdaContext, Line, Phone, elapsed
+from .conftest import CALLER, MAGIC_WORD, Line, elapsed
 
 
 def client_error(code: str, operation: str) -> ClientError:
@@ -74,40 +76,40 @@ def failing(client: Any, operation: str, error: Exception) -> Iterator[list[str]
         client.meta.events.unregister(event, fail)
 
 
-def started_call(line: Line) -> Phone:
-    phone = line.call(caller=CALLER)
-    assert phone.send("session_start").status == 200
-    assert phone.send("user_speak", text="my first question").status == 200
-    return phone
+def started_call(line: Line, *, raise_errors: bool = True) -> CallSimulator:
+    call = line.call(caller=CALLER, raise_errors=raise_errors)
+    assert call.deliver("session_start").status == 200
+    assert call.deliver("user_speak", text="my first question").status == 200
+    return call
 
 
 @pytest.mark.parametrize("make_error", FAILURES.values(), ids=FAILURES.keys())
 def test_when_reading_the_call_fails_the_caller_hears_the_fallback(
     line: Line, make_error: Callable[[str], Exception]
 ) -> None:
-    phone = started_call(line)
-    before = line.table.item(phone.session_id)
+    call = started_call(line)
+    before = line.table.item(call.session_id)
 
     with failing(line.client, "GetItem", make_error("GetItem")) as attempts:
-        reply = phone.send("user_speak", text="are you there?")
+        reply = call.deliver("user_speak", text="are you there?")
 
     assert attempts == ["GetItem", "GetItem"]  # a read is retried once, quickly
     assert reply.status == 200
     assert reply.said == [line.assistant.fallback]
-    assert reply.json["session_id"] == phone.session_id
+    assert reply.json["session_id"] == call.session_id
     assert ("user_speak", "are you there?") not in line.ran
-    assert line.table.item(phone.session_id) == before
+    assert line.table.item(call.session_id) == before
 
 
 @pytest.mark.parametrize("make_error", FAILURES.values(), ids=FAILURES.keys())
 def test_when_saving_the_call_fails_the_caller_hears_the_fallback_and_nothing_half_saved(
     line: Line, make_error: Callable[[str], Exception]
 ) -> None:
-    phone = started_call(line)
-    before = line.table.item(phone.session_id)
+    call = started_call(line)
+    before = line.table.item(call.session_id)
 
     with failing(line.client, "PutItem", make_error("PutItem")) as attempts:
-        reply = phone.send("user_speak", text="book it, please")
+        reply = call.deliver("user_speak", text="book it, please")
 
     # Only a write that surely was not applied (refused as throttled, or never sent because
     # the endpoint could not be reached) is safe to send again.
@@ -117,14 +119,14 @@ def test_when_saving_the_call_fails_the_caller_hears_the_fallback_and_nothing_ha
     assert attempts == ["PutItem"] * (2 if code in THROTTLE_CODES or unsent else 1)
     assert reply.status == 200
     assert reply.said == [line.assistant.fallback]
-    assert line.table.item(phone.session_id) == before
+    assert line.table.item(call.session_id) == before
     # The next turn works again and the call goes on from the last saved state.
-    assert phone.send("user_speak", text="hello again").said == ["You said: hello again"]
-    assert line.table.doc(phone.session_id)["state"]["turns"] == 2
+    assert call.deliver("user_speak", text="hello again").said == ["You said: hello again"]
+    assert line.table.doc(call.session_id)["state"]["turns"] == 2
 
 
 def test_a_throttled_read_stubbed_in_botocore_gets_the_fallback(line: Line) -> None:
-    phone = line.call(caller=CALLER)
+    call = line.call(caller=CALLER)
 
     with Stubber(line.client) as stub:
         stub.add_client_error(
@@ -133,7 +135,7 @@ def test_a_throttled_read_stubbed_in_botocore_gets_the_fallback(line: Line) -> N
             service_message="The level of configured provisioned throughput was exceeded",
             http_status_code=400,
         )
-        reply = phone.send("session_start")
+        reply = call.deliver("session_start")
         stub.assert_no_pending_responses()
 
     assert reply.status == 200
@@ -142,14 +144,14 @@ def test_a_throttled_read_stubbed_in_botocore_gets_the_fallback(line: Line) -> N
 
 
 def test_a_throttled_write_stubbed_in_botocore_gets_the_fallback(line: Line) -> None:
-    phone = line.call(caller=CALLER)
+    call = line.call(caller=CALLER)
 
     with Stubber(line.client) as stub:
         stub.add_response("get_item", {})  # no record yet: a new call
         stub.add_client_error(
             "put_item", service_error_code="ThrottlingException", http_status_code=400
         )
-        reply = phone.send("session_start")
+        reply = call.deliver("session_start")
         stub.assert_no_pending_responses()
 
     assert reply.status == 200
@@ -160,12 +162,12 @@ def test_a_throttled_write_stubbed_in_botocore_gets_the_fallback(line: Line) -> 
 def test_session_start_and_session_end_during_an_outage_are_answered_without_5xx(
     line: Line,
 ) -> None:
-    phone = line.call(caller=CALLER)
+    call = line.call(caller=CALLER)
     outage = EndpointConnectionError(endpoint_url="https://dynamodb.eu-central-1.amazonaws.com")
 
     with failing(line.client, "GetItem", outage):
-        start = phone.send("session_start")
-        end = phone.send("session_end")
+        start = call.deliver("session_start")
+        end = call.deliver("session_end")
 
     assert start.status == 200
     assert start.said == [line.assistant.fallback]
@@ -173,11 +175,11 @@ def test_session_start_and_session_end_during_an_outage_are_answered_without_5xx
 
 
 def test_events_nobody_waits_on_get_no_fallback_speech_in_an_outage(line: Line) -> None:
-    phone = line.call(caller=CALLER)
+    call = line.call(caller=CALLER)
     outage = EndpointConnectionError(endpoint_url="https://dynamodb.eu-central-1.amazonaws.com")
 
     with failing(line.client, "GetItem", outage) as attempts:
-        replies = [phone.send("assistant_speak"), phone.send("user_speech_started")]
+        replies = [call.deliver("assistant_speak"), call.deliver("user_speech_started")]
 
     # The framework reads the call for them (playback, interruptions), but a failure to is
     # nothing the caller should hear about.
@@ -186,43 +188,43 @@ def test_events_nobody_waits_on_get_no_fallback_speech_in_an_outage(line: Line) 
 
 
 def test_a_handler_bug_gets_the_fallback_and_the_call_goes_on(line: Line) -> None:
-    phone = started_call(line)
-    version = line.table.version(phone.session_id)
+    call = started_call(line, raise_errors=False)
+    version = line.table.version(call.session_id)
 
-    reply = phone.send("user_speak", text=f"please {MAGIC_WORD} now")
+    reply = call.deliver("user_speak", text=f"please {MAGIC_WORD} now")
 
     assert reply.status == 200
     assert reply.said == [line.assistant.fallback]
-    doc = line.table.doc(phone.session_id)
+    doc = line.table.doc(call.session_id)
     assert doc["state"]["turns"] == 1  # the failed turn changed no state
     assert doc["history"][-1] == {**doc["history"][-1], "role": "assistant"}
     assert doc["history"][-1]["text"] == line.assistant.fallback
-    assert line.table.version(phone.session_id) == version + 1
-    assert phone.send("user_speak", text="sorry").said == ["You said: sorry"]
+    assert line.table.version(call.session_id) == version + 1
+    assert call.deliver("user_speak", text="sorry").said == ["You said: sorry"]
 
 
 def test_a_handler_slower_than_the_turn_budget_gets_the_fallback_well_within_a_second(
     line: Line,
 ) -> None:
     line.rebuild(settings=Settings(turn_budget_ms=100))
-    phone = started_call(line)
+    call = started_call(line)
 
-    reply, seconds = elapsed(lambda: phone.send("user_speak", text="something slow please"))
+    reply, seconds = elapsed(lambda: call.deliver("user_speak", text="something slow please"))
 
     assert reply.status == 200
     assert reply.said == [line.assistant.fallback]
     assert seconds < 0.5
     line.receptionist.unblock.set()
-    assert phone.send("user_speak", text="and now?").said == ["You said: and now?"]
+    assert call.deliver("user_speak", text="and now?").said == ["You said: and now?"]
 
 
 def test_a_lambda_close_to_its_timeout_shortens_the_turn_budget(line: Line) -> None:
     line.rebuild(settings=Settings(turn_budget_ms=2500))
-    phone = started_call(line)
-    almost_out_of_time = LambdaContext(remaining_ms=450)  # 300 ms are kept for answering
+    call = started_call(line)
+    almost_out_of_time = LocalContext(timeout_ms=450)  # 300 ms are kept for answering
 
     reply, seconds = elapsed(
-        lambda: phone.send("user_speak", text="slow again", context=almost_out_of_time)
+        lambda: call.deliver("user_speak", text="slow again", context=almost_out_of_time)
     )
 
     assert reply.status == 200
@@ -233,10 +235,10 @@ def test_a_lambda_close_to_its_timeout_shortens_the_turn_budget(line: Line) -> N
 def test_a_lambda_with_no_time_left_answers_the_fallback_at_once(line: Line) -> None:
     # Less than the 300 ms kept for answering: a budget of 0, not the default 2.5 s.
     line.rebuild(settings=Settings(turn_budget_ms=2500))
-    phone = started_call(line)
+    call = started_call(line)
 
     reply, seconds = elapsed(
-        lambda: phone.send("user_speak", text="slow again", context=LambdaContext(remaining_ms=250))
+        lambda: call.deliver("user_speak", text="slow again", context=LocalContext(timeout_ms=250))
     )
 
     line.receptionist.unblock.set()
@@ -270,12 +272,12 @@ def throttled_response(request: Any, **_: Any) -> AWSResponse:
 def test_a_throttled_table_still_answers_the_caller_within_the_turn_budget(line: Line) -> None:
     store = DynamoDBStore(line.table.name)  # the store's own client, as in Lambda
     line.rebuild(settings=Settings(turn_budget_ms=500), store=store)
-    phone = line.call(caller=CALLER)
+    call = line.call(caller=CALLER)
     store.client.meta.events.register_first("before-send.dynamodb.GetItem", throttled_response)
     saved = random.getstate()
     random.seed(22)  # botocore's backoff jitter comes from the random module
     try:
-        reply, seconds = elapsed(lambda: phone.send("session_start"))
+        reply, seconds = elapsed(lambda: call.deliver("session_start"))
     finally:
         random.setstate(saved)
 
@@ -323,9 +325,9 @@ def test_an_unresponsive_dynamodb_endpoint_still_gets_the_caller_an_answer(
     store = DynamoDBStore(line.table.name)  # the store's own client, as in Lambda
     assert store.client.meta.endpoint_url == endpoint.url
     line.rebuild(settings=Settings(turn_budget_ms=500), store=store)
-    phone = line.call(caller=CALLER)
+    call = line.call(caller=CALLER)
     replies: list[Any] = []
-    worker = threading.Thread(target=lambda: replies.append(phone.send("session_start")))
+    worker = threading.Thread(target=lambda: replies.append(call.deliver("session_start")))
     worker.daemon = True
 
     worker.start()

@@ -12,8 +12,9 @@ import json
 import pytest
 
 from aiflow.lambda_ import Settings
+from aiflow.testing import CallSimulator
 
-from .conftest import CALLER, Line, Phone
+from .conftest import CALLER, Line
 
 READ = ["GetItem"]
 READ_WRITE = ["GetItem", "PutItem"]
@@ -41,27 +42,27 @@ CALL = [
 
 
 def test_each_event_costs_at_most_a_read_and_a_write_and_unchanged_calls_no_write(
-    line: Line, phone: Phone
+    line: Line, call: CallSimulator
 ) -> None:
     measured = []
     for kind, fields, expected in CALL:
-        ops = line.requests.during(lambda kind=kind, fields=fields: phone.send(kind, **fields))
+        ops = line.requests.during(lambda kind=kind, fields=fields: call.deliver(kind, **fields))
         measured.append((kind, ops))
         assert ops == expected, kind
     assert all(len(ops) <= 2 for _, ops in measured)
 
 
 def test_every_read_is_strongly_consistent_and_every_write_is_conditional(
-    line: Line, phone: Phone
+    line: Line, call: CallSimulator
 ) -> None:
     for kind, fields, _ in CALL:
-        phone.send(kind, **fields)
+        call.deliver(kind, **fields)
 
     reads = [p for op, p in line.requests.params if op == "GetItem"]
     writes = [p for op, p in line.requests.params if op == "PutItem"]
     assert reads and writes
     assert all(p["ConsistentRead"] is True for p in reads)
-    assert all(p["Key"] == {"session_id": {"S": phone.session_id}} for p in reads)
+    assert all(p["Key"] == {"session_id": {"S": call.session_id}} for p in reads)
     assert all("ConditionExpression" in p for p in writes)
     assert all(
         set(p["Item"]) == {"session_id", "version", "expires_at", "status", "doc"} for p in writes
@@ -73,14 +74,14 @@ def test_every_read_is_strongly_consistent_and_every_write_is_conditional(
 @pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 def test_requests_that_are_refused_touch_no_table(line: Line) -> None:
     line.rebuild(settings=Settings(max_body_bytes=2000))
-    phone = line.call(caller=CALLER)
-    body = json.dumps(phone.event("user_speak", text="hi"))
+    call = line.call(caller=CALLER)
+    body = json.dumps(call.event("user_speak", text="hi"))
 
     refused = {
-        "401": lambda: phone.post(body, headers={"x-api-token": "wrong"}),
-        "400": lambda: phone.post('{"type": "user_speak"}'),
-        "413": lambda: phone.post(json.dumps(phone.event("user_speak", text="x" * 3000))),
-        "404": lambda: phone.post(body, path="/elsewhere"),
+        "401": lambda: call.post(body, headers={"x-api-token": "wrong"}),
+        "400": lambda: call.post('{"type": "user_speak"}'),
+        "413": lambda: call.post(json.dumps(call.event("user_speak", text="x" * 3000))),
+        "404": lambda: call.post(body, path="/elsewhere"),
     }
 
     for status, send in refused.items():
@@ -88,19 +89,20 @@ def test_requests_that_are_refused_touch_no_table(line: Line) -> None:
 
 
 def test_a_turn_that_falls_back_for_a_handler_bug_costs_one_read_and_one_write(
-    line: Line, phone: Phone
+    line: Line,
 ) -> None:
-    phone.send("session_start")
+    call = line.call(raise_errors=False)
+    call.deliver("session_start")
 
-    ops = line.requests.during(lambda: phone.send("user_speak", text="kaboom"))
+    ops = line.requests.during(lambda: call.deliver("user_speak", text="kaboom"))
 
     assert ops == READ_WRITE  # the fallback sentence is remembered in the history
 
 
 def test_session_end_of_a_call_without_a_record_writes_nothing(line: Line) -> None:
-    phone = line.call(caller=CALLER)
+    call = line.call(caller=CALLER)
 
-    ops = line.requests.during(lambda: phone.send("session_end"))
+    ops = line.requests.during(lambda: call.deliver("session_end"))
 
     assert ops == READ
     assert line.table.items() == []
