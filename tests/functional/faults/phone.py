@@ -127,17 +127,21 @@ class Line:
 
     def play_one(self) -> list[Answer]:
         """Start the next waiting speech and let it end."""
+        started = self.start_speech()
+        if self.ended_by is not None:
+            return [started]
+        return [started, self.end_speech()]
+
+    def start_speech(self) -> Answer:
+        """The next waiting speech starts playing (``assistant_speak`` with its text)."""
         text = self.queue.pop(0)
         self.playing = text
-        started = self.send(
+        return self.send(
             "assistant_speak",
             text=text,
             duration_ms=1200,
             speech_started_at=int(time.time() * 1000),
         )
-        if self.ended_by is not None:
-            return [started]
-        return [started, self.end_speech()]
 
     def end_speech(self) -> Answer:
         """The speech playing now ended."""
