@@ -71,9 +71,16 @@ class Line:
         endings: every ``hangup`` and ``transfer`` the platform got.
     """
 
-    def __init__(self, session_id: str | None = None, caller: str | None = CALLER) -> None:
+    def __init__(
+        self,
+        session_id: str | None = None,
+        caller: str | None = CALLER,
+        *,
+        dialled: str | None = None,
+    ) -> None:
         self.session_id = session_id or str(uuid.uuid4())
         self.caller = caller
+        self.dialled = dialled  # an outbound call to this number (we placed it)
         self.answers: list[Answer] = []
         self.heard: list[str] = []
         self.playing: str | None = None
@@ -95,7 +102,10 @@ class Line:
             "account_id": "acc-7731",
             "phone_number": LINE,
         }
-        if kind == "session_start":
+        if kind == "session_start" and self.dialled is not None:
+            session.update(direction="outbound", from_phone_number=LINE)
+            session["to_phone_number"] = self.dialled
+        elif kind == "session_start":
             session.update(direction="inbound", to_phone_number=LINE)
             if self.caller is not None:
                 session["from_phone_number"] = self.caller
@@ -195,8 +205,9 @@ class Phone(Line):
         session_id: str | None = None,
         caller: str | None = CALLER,
         token: str = TOKEN,
+        dialled: str | None = None,
     ) -> None:
-        super().__init__(session_id, caller)
+        super().__init__(session_id, caller, dialled=dialled)
         self.handler = handler
         self.token = token
 
