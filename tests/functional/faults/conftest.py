@@ -24,11 +24,22 @@ def cloud() -> Iterator[Cloud]:
 
 
 @pytest.fixture
-def deploy(cloud: Cloud) -> Iterator[Callable[..., Deployment]]:
-    """``deploy(assistant=None, worker=True, **settings)``: the functions of an assistant
-    (default :func:`praxis`). Afterwards every dependency is healed and workers joined."""
+def aiflow_logging() -> Iterator[None]:
+    """The Lambda observer configures process-wide logging; leave it as it was."""
     aiflow_logger = logging.getLogger("aiflow")
     saved = (list(aiflow_logger.handlers), aiflow_logger.propagate, aiflow_logger.level)
+    try:
+        yield
+    finally:
+        aiflow_logger.handlers[:] = saved[0]
+        aiflow_logger.propagate = saved[1]
+        aiflow_logger.setLevel(saved[2])
+
+
+@pytest.fixture
+def deploy(cloud: Cloud, aiflow_logging: None) -> Iterator[Callable[..., Deployment]]:
+    """``deploy(assistant=None, worker=True, **settings)``: the functions of an assistant
+    (default :func:`praxis`). Afterwards every dependency is healed and workers joined."""
     deployer = Deployer(cloud)
     try:
         yield deployer
@@ -39,7 +50,3 @@ def deploy(cloud: Cloud) -> Iterator[Callable[..., Deployment]]:
         finally:
             cloud.workers.clear()
             deployer.close()
-            # The Lambda observer configures process-wide logging; leave it as it was.
-            aiflow_logger.handlers[:] = saved[0]
-            aiflow_logger.propagate = saved[1]
-            aiflow_logger.setLevel(saved[2])

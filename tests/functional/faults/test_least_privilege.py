@@ -164,10 +164,11 @@ def recorder(cloud: Cloud) -> Iterator[Recorder]:
     cloud.heal()
 
 
+@pytest.mark.slow
+@pytest.mark.usefixtures("aiflow_logging")
 def test_each_role_grants_exactly_what_its_function_calls(
-    cloud: Cloud, recorder: Recorder, deploy: Any, monkeypatch: pytest.MonkeyPatch
+    cloud: Cloud, recorder: Recorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    deploy(worker=False)  # only for its clean-up: logging and healed proxies afterwards
     sqs = cloud.client("sqs")
     dead_letters = sqs.create_queue(QueueName=f"dlq-{uuid.uuid4().hex[:6]}")["QueueUrl"]
     with FakeSipgate(flows={FLOW_ID: "+4921155660"}) as sipgate:
