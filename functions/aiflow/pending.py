@@ -24,7 +24,14 @@ from collections.abc import Iterator
 from typing import Any, Literal
 
 from .history import speech_key
-from .protocol.actions import Action, AudioAction, SpeakAction, parse_action
+from .protocol.actions import (
+    Action,
+    AudioAction,
+    HangupAction,
+    SpeakAction,
+    TransferAction,
+    parse_action,
+)
 
 Source = Literal["reply", "slow_turn"]
 
@@ -80,9 +87,16 @@ class PendingActions:
 
         With no speech in ``after``, they wait for the end of whatever is playing now.
         Holding more while something is held keeps the order and waits for the new speeches.
+        A new hangup or transfer replaces one still held: the call ends (or is handed on) as
+        last decided, once (a farewell saved but never played must not hang up the call
+        that the caller asked to be put through meanwhile).
         """
         if not actions:
             return
+        if any(isinstance(a, HangupAction | TransferAction) for a in actions):
+            self.actions = [
+                a for a in self.actions if not isinstance(a, HangupAction | TransferAction)
+            ]
         speeches = [key_of(a) for a in after if isinstance(a, SpeakAction | AudioAction)]
         was_empty = not self.actions
         if speeches or was_empty:

@@ -279,7 +279,8 @@ class TurnEngine:
         except StoreError as exc:
             self._store_failed(turn, exc)
         except (TurnTimeout, StateTooLarge, WorkerUnavailable) as exc:
-            logger.warning("the caller hears the fallback: %s", exc.code)
+            # Our own messages (sizes and the key that grew; never call content).
+            logger.warning("the caller hears the fallback: %s: %s", exc.code, exc.message)
             self._fallback(turn, exc.code)
         except ConnectionGone:
             report.reason = "connection_gone"

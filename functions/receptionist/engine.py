@@ -475,8 +475,16 @@ def _is_thanks(tokens: list[str]) -> bool:
 
 
 def ending(call: Call) -> bool:
-    """Whether a hangup or transfer is waiting for the current speech to end."""
-    return any(isinstance(a, HangupAction | TransferAction) for a in call.pending.actions)
+    """Whether a hangup or transfer is waiting for the current speech to end.
+
+    Where the platform reports which speech plays (``call.speech_by_text``), one held for
+    a speech that never started does not count: that reply never reached the caller (its
+    save landed unconfirmed and they heard the fallback), who is still talking to us.
+    """
+    pending = call.pending
+    if not any(isinstance(a, HangupAction | TransferAction) for a in pending.actions):
+        return False
+    return not call.speech_by_text or pending.started > 0
 
 
 __all__ = [

@@ -70,10 +70,11 @@ WEBHOOK_ONLY_ENV = {
     "AIFLOW_WORKER_FUNCTION",
     "AIFLOW_API_TOKEN",
 }
+# What the webhook and the worker call (recorded in tests/functional/faults/
+# test_least_privilege.py); UpdateItem is the WebSocket function's only.
 TABLE_ACTIONS = {
     "dynamodb:GetItem",
     "dynamodb:PutItem",
-    "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
 }
 TABLE_ARN = {"Fn::GetAtt": ["CallsTable", "Arn"]}

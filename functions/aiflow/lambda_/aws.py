@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
 CONNECT_TIMEOUT_S = 0.5
+_THROTTLED = frozenset(
+    {"LimitExceededException", "TooManyRequestsException", "ThrottlingException"}
+)
 
 
 def client_config(settings: Settings, *, share: float, attempts: int = 1) -> Config:
@@ -159,22 +162,36 @@ class ManagementApi:
         connection_id = str(request_context["connectionId"])
 
         def send(body: str) -> None:
-            try:
-                client.post_to_connection(ConnectionId=connection_id, Data=body.encode())
-            except Exception as exc:
-                code = error_code(exc)
-                if code == "GoneException":
-                    raise ConnectionGone("the platform closed the connection") from None
-                raise SendFailed(f"PostToConnection failed: {code}") from exc
+            for attempt in (1, 2):
+                try:
+                    client.post_to_connection(ConnectionId=connection_id, Data=body.encode())
+                    return
+                except Exception as exc:
+                    code = error_code(exc)
+                    if code == "GoneException":
+                        raise ConnectionGone("the platform closed the connection") from None
+                    if attempt == 1 and _never_sent(exc):
+                        continue
+                    raise SendFailed(f"PostToConnection failed: {code}") from exc
 
         return send
 
     def _new_client(self, endpoint: str) -> ApiGatewayManagementApiClient:
         import boto3
 
-        # A caller is waiting: short timeouts, one retry.
-        config = client_config(self.settings, share=0.35, attempts=2)
+        # A caller is waiting: short timeouts. No retry by botocore: a PostToConnection
+        # whose answer timed out may have been delivered, and the caller would hear the
+        # sentence twice; send() repeats only what surely never left (_never_sent).
+        config = client_config(self.settings, share=0.35, attempts=1)
         return boto3.client("apigatewaymanagementapi", endpoint_url=endpoint, config=config)
+
+
+def _never_sent(exc: Exception) -> bool:
+    """Whether a request failed before reaching the service (safe to repeat): no
+    connection, or refused for throttling."""
+    from botocore.exceptions import ConnectionError as NoConnection
+
+    return isinstance(exc, NoConnection) or error_code(exc) in _THROTTLED
 
 
 def error_code(exc: Exception) -> str:
