@@ -12,6 +12,7 @@ import threading
 from collections import OrderedDict
 
 from .assistant import Assistant
+from .history import speech_key
 from .protocol.actions import Action, BargeInPolicy, hangup, speak
 from .protocol.events import BaseEvent
 
@@ -31,17 +32,36 @@ class Outages:
         self.size = size
         self._failures: OrderedDict[str, int] = OrderedDict()
         self._owed: OrderedDict[str, list[Action]] = OrderedDict()
+        # Calls whose outage sentence was reported playing (assistant_speak with its text):
+        # from then on only its own end releases the owed action, not a late earlier one.
+        self._playing: dict[str, bool] = {}
+        self._sentences: dict[str, str] = {}
+        self._skipped: set[str] = set()
         self._lock = threading.Lock()
 
     def ending(self, event: BaseEvent) -> list[Action] | None:
         """For a call being ended for an outage: what to answer ``event`` (the owed hangup or
         transfer on a speech end, else nothing). None if the call is not being ended."""
+        session_id = event.session.id
         with self._lock:
-            owed = self._owed.get(event.session.id)
+            owed = self._owed.get(session_id)
             if owed is None:
                 return None
+            if event.type == "assistant_speak":
+                text = getattr(event, "text", None) or getattr(event, "ssml", None) or ""
+                ours = speech_key(text) == self._sentences.get(session_id)
+                if ours or session_id in self._playing:
+                    self._playing[session_id] = ours
+                return []
             if event.type in _RELEASE_EVENTS:
-                del self._owed[event.session.id]
+                if (
+                    event.type == "assistant_speech_ended"
+                    and self._playing.get(session_id) is False
+                ):
+                    return []  # the end of another speech: the outage sentence still plays
+                del self._owed[session_id]
+                self._playing.pop(session_id, None)
+                self._sentences.pop(session_id, None)
                 return owed
             return []
 
@@ -60,8 +80,11 @@ class Outages:
                 return None
             then: Action = policy.transfer if policy.transfer is not None else hangup()
             self._owed[session_id] = [then.for_session(session_id)]
+            self._sentences[session_id] = speech_key(assistant.outage_sentence)
             while len(self._owed) > self.size:
-                self._owed.popitem(last=False)
+                forgotten, _ = self._owed.popitem(last=False)
+                self._sentences.pop(forgotten, None)
+                self._playing.pop(forgotten, None)
         sentence = speak(assistant.outage_sentence, barge_in=_NOT_INTERRUPTIBLE)
         return [assistant.with_defaults(sentence, last=False).for_session(session_id)]
 

@@ -25,6 +25,9 @@ from .store.base import CallStore, ConflictError, StoredCall, StoreError, WriteU
 
 R = TypeVar("R")
 LOAD_SHARE = 0.6  # of the answer budget, the most one read may take
+# A write is waited for until this long before the deadline, so that a write whose answer
+# never comes can still be settled by reading the record back before the caller is answered.
+SETTLE_RESERVE_S = 0.3
 
 
 class Rerun(Exception):
@@ -86,7 +89,7 @@ class CallPersistence:
                 report.store_requests += 1
                 self.bounded(
                     partial(self.store.save, saving.session_id, doc, version=version),
-                    saving.deadline,
+                    _write_deadline(saving.deadline),
                     write=True,
                 )
                 return doc
@@ -153,3 +156,11 @@ class CallPersistence:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(16, thread_name_prefix="aiflow-io")
             return self._pool
+
+
+def _write_deadline(deadline: float) -> float:
+    """How long to wait for a write: to :data:`SETTLE_RESERVE_S` before the deadline when
+    there is time for that (to settle a write whose answer never comes), else all of it."""
+    if deadline - time.monotonic() > SETTLE_RESERVE_S + 0.15:
+        return deadline - SETTLE_RESERVE_S
+    return deadline

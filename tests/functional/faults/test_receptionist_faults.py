@@ -1,7 +1,8 @@
 """The deployed receptionist when its farewell's save lands unconfirmed.
 
-The caller says goodbye; DynamoDB applies the save but its answer never comes, so the caller
-hears the fallback while the record holds the farewell and its hangup. The receptionist
+The caller says goodbye; DynamoDB applies the save but its answer never comes and there is
+no time left to read the record back, so the caller hears the fallback while the record holds
+the farewell and its hangup. The receptionist
 must not take that held hangup for a farewell being played (and ignore the caller): their
 next goodbye is answered, the farewell is heard, and the call ends with one hangup.
 """
@@ -22,8 +23,9 @@ from .deployment import Deployment
 
 @pytest.mark.slow
 def test_the_receptionist_answers_a_goodbye_after_its_farewell_went_unconfirmed(
-    deploy: Any, cloud: Cloud, record_property: Any
+    deploy: Any, cloud: Cloud, record_property: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr("aiflow.persistence.SETTLE_RESERVE_S", 0.0)  # no time to settle
     line: Deployment = deploy(build_assistant(load_config()))
     phone = line.phone()
     phone.start()

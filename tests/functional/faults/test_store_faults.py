@@ -19,29 +19,48 @@ from .cloud import Cloud
 from .deployment import Deployment
 from .practice import FAREWELL, GREETING, HANDOFF, MODEL_ANSWER, QUESTION
 
-# Each fault, and whether the caller hears the farewell (True) or the fallback.
+# Each fault, whether there is time to settle an unknown write (the engine waits for a write
+# until SETTLE_RESERVE_S before the deadline when it can), and whether the caller hears the
+# farewell (True) or the fallback.
 STORE_FAULTS = [
-    (Fault("dynamodb", "delay", 0.1), True),
-    (Fault("dynamodb", "delay", 1.0, "request"), True),  # a read and a write: 2 s
-    (Fault("dynamodb", "delay", 10.0), False),
-    (Fault("dynamodb", "blackhole"), False),
-    (Fault("dynamodb", "close"), False),
-    # The farewell's write lands; its answer comes too late or never: the caller hears the
-    # fallback, the record holds the farewell and its hangup (for the farewell only).
-    (Fault("dynamodb", "delay", 3.0, "response", PUT, times=1), False),
-    (Fault("dynamodb", "blackhole", direction="response", match=PUT, times=1), False),
+    (Fault("dynamodb", "delay", 0.1), True, True),
+    (Fault("dynamodb", "delay", 1.0, "request"), True, True),  # a read and a write: 2 s
+    (Fault("dynamodb", "delay", 10.0), True, False),
+    (Fault("dynamodb", "blackhole"), True, False),
+    (Fault("dynamodb", "close"), True, False),
+    # The farewell's write lands; its answer comes too late or never: settled by reading the
+    # record back, it landed, and the caller hears the farewell.
+    (Fault("dynamodb", "delay", 3.0, "response", PUT, times=1), True, True),
+    (Fault("dynamodb", "blackhole", direction="response", match=PUT, times=1), True, True),
+    # The same with no time left to settle (a handler that used its whole budget): the
+    # caller hears the fallback, the record holds the farewell and its hangup, held for the
+    # farewell's own speech only.
+    (Fault("dynamodb", "delay", 3.0, "response", PUT, times=1), False, False),
+    (Fault("dynamodb", "blackhole", direction="response", match=PUT, times=1), False, False),
     # Its connection closes instead of the answer: settled by reading back, it landed.
-    (Fault("dynamodb", "close", direction="response", match=PUT, times=1), True),
+    (Fault("dynamodb", "close", direction="response", match=PUT, times=1), True, True),
     # It is cut off before reaching DynamoDB: settled as not landed, and saved again.
-    (Fault("dynamodb", "close", match=PUT, times=1), True),
+    (Fault("dynamodb", "close", match=PUT, times=1), True, True),
 ]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("fault", "farewell"), STORE_FAULTS, ids=[str(f) for f, _ in STORE_FAULTS])
+@pytest.mark.parametrize(
+    ("fault", "settle", "farewell"),
+    STORE_FAULTS,
+    ids=[f"{f}{'' if settle else '-no-time-to-settle'}" for f, settle, _ in STORE_FAULTS],
+)
 def test_a_goodbye_while_the_store_misbehaves(
-    deploy: Any, cloud: Cloud, fault: Fault, farewell: bool, record_property: Any
+    deploy: Any,
+    cloud: Cloud,
+    fault: Fault,
+    settle: bool,
+    farewell: bool,
+    record_property: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    if not settle:
+        monkeypatch.setattr("aiflow.persistence.SETTLE_RESERVE_S", 0.0)
     line: Deployment = deploy()
     phone = line.phone()
     phone.start()
@@ -64,10 +83,12 @@ def test_a_goodbye_while_the_store_misbehaves(
 
 @pytest.mark.slow
 def test_after_an_unconfirmed_farewell_the_caller_can_still_be_put_through(
-    deploy: Any, cloud: Cloud, record_property: Any
+    deploy: Any, cloud: Cloud, record_property: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The farewell's save landed but was never confirmed, so the caller heard the fallback;
-    when they then ask for the reception, they are transferred, not hung up on."""
+    """The farewell's save landed but was never confirmed (no time was left to settle it), so
+    the caller heard the fallback; when they then ask for the reception, they are
+    transferred, not hung up on."""
+    monkeypatch.setattr("aiflow.persistence.SETTLE_RESERVE_S", 0.0)
     line: Deployment = deploy()
     phone = line.phone()
     phone.start()
