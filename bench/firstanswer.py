@@ -35,9 +35,13 @@ SAMPLE_EVENT = ROOT / "infra" / "events" / "session_start.json"
 TEMPLATE = ROOT / "template.yaml"
 FIRST_ANSWER_TARGET = 1.05  # CPU, ours/lean, the middle of three block medians
 
-VARIANTS = {"ours": "receptionist.app", "lean": "lean_app", "plain": "plain_app"}
+VARIANTS = {
+    "ours": "aiflow.lambda_.main:webhook",
+    "lean": "lean_app:handler",
+    "plain": "plain_app:handler",
+}
 LABELS = {
-    "ours": "ours: receptionist.app",
+    "ours": "ours: aiflow.lambda_.main:webhook",
     "lean": "lean: bench/lean_app.py",
     "plain": "plain: bench/plain_app.py",
 }

@@ -19,8 +19,6 @@ Two readers, two rules for what is on the wire:
 Numbers are JSON numbers: ``true`` and ``"7"`` are refused where a number belongs.
 """
 
-from __future__ import annotations
-
 import json
 import re
 from collections.abc import Sequence

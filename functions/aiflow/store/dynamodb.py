@@ -342,16 +342,18 @@ def dynamodb_client(
     """A DynamoDB client with short timeouts and no hidden botocore backoff: botocore's
     defaults (60 s timeouts, up to 1+2+4 s of backoff) would outlive the caller's patience.
     The store retries once itself, quickly, where that is safe."""
-    import boto3
     from botocore.config import Config
+
+    from .. import awsclients
 
     config = Config(
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
-        retries={"total_max_attempts": 1},
+        retries={"mode": "standard", "total_max_attempts": 1},
         tcp_keepalive=True,
     )
-    return boto3.client("dynamodb", config=config)
+    made: DynamoDBClient = awsclients.client("dynamodb", config=config)
+    return made
 
 
 class _Conditional(Exception):
