@@ -11,7 +11,6 @@ from ..deadline import Deferrer
 from ..routing import Router
 from ..settings import Settings
 from ..store.base import CallStore, Connections, HasConnections
-from ..store.memory import MemoryStore
 from ..turns import TurnEngine, TurnLimits
 
 if TYPE_CHECKING:
@@ -33,6 +32,8 @@ def default_store(settings: Settings) -> CallStore:
         return DynamoDBStore(
             settings.table_name, ttl_seconds=settings.call_ttl_seconds, client=client
         )
+    from ..store.memory import MemoryStore
+
     return MemoryStore(ttl_seconds=settings.call_ttl_seconds)
 
 
