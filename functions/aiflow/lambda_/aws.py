@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -87,6 +88,7 @@ class SecretToken:
         self._clock = clock
         self._lock = threading.Lock()
         self._value: tuple[str | None, float] | None = None
+        _SECRET_TOKENS.add(self)
 
     @property
     def client(self) -> SecretsManagerClient:
@@ -109,6 +111,17 @@ class SecretToken:
         """Drop the value read; the next call reads the secret again."""
         with self._lock:
             self._value = None
+
+
+_SECRET_TOKENS: weakref.WeakSet[SecretToken] = weakref.WeakSet()
+
+
+def forget_secret_tokens() -> int:
+    """:meth:`SecretToken.forget` on every token source of this process; how many."""
+    tokens = list(_SECRET_TOKENS)
+    for token in tokens:
+        token.forget()
+    return len(tokens)
 
 
 def token_source(settings: Settings) -> TokenSource:

@@ -11,6 +11,8 @@ parameter, so deploying another assistant is one setting, not three ``Handler:``
 Each function builds only the entry point it uses, on first attribute access (the Lambda
 runtime does that during init, which has the CPU boost): a cold start pays for one. A bad
 setting fails that init with an :class:`AssistantSettingError` naming the variable and the fix.
+The garbage collector is held until then (:mod:`.gchold`), and the entry point registers the
+Lambda SnapStart hooks (:mod:`.snapstart`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 from ..assistant import Assistant
 from ..errors import AiflowError
 from ..routing import Router
+from . import gchold, snapstart
 
 ASSISTANT_ENV = "AIFLOW_ASSISTANT"
 _FIX = (
@@ -107,12 +110,17 @@ def build_entry_point(name: str, env: Mapping[str, str] | None = None) -> Any:
     if name not in ENTRY_POINTS:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     spec = assistant_spec(env)
-    return entry_factory(name)(load_assistant(spec))
+    entry = entry_factory(name)(load_assistant(spec))
+    snapstart.register(entry)  # the SnapStart hooks (a no-op outside the Lambda runtime)
+    return entry
 
 
 def __getattr__(name: str) -> Any:
     if name not in ENTRY_POINTS:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    entry = build_entry_point(name)
+    try:
+        entry = build_entry_point(name)
+    finally:
+        gchold.release()  # init is over: freeze what it built, collect garbage again
     globals()[name] = entry  # built once per process
     return entry
