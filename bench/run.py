@@ -286,9 +286,10 @@ def deadline(model_seconds: float, budget_ms: int, speech_s: float) -> dict[str,
     from moto import mock_aws
 
     from aiflow import Assistant, Call, UserSpeakEvent
-    from aiflow.deadline import ThreadDeferrer, run_slow_turn
+    from aiflow.deadline import ThreadDeferrer
     from aiflow.lambda_ import Settings, lambda_handler
     from aiflow.store.dynamodb import DynamoDBStore
+    from aiflow.turns import TurnEngine
 
     t0 = time.perf_counter()
 
@@ -313,10 +314,12 @@ def deadline(model_seconds: float, budget_ms: int, speech_s: float) -> dict[str,
         table_name, _ = make_tables(client)
         store = DynamoDBStore(table_name, client=client)
 
-        def work(payload: dict[str, Any]) -> str:
-            result = run_slow_turn(assistant, store, payload)
+        worker = TurnEngine(assistant, store)  # the worker function's engine
+
+        def work(payload: dict[str, Any]) -> Any:
+            report = worker.finish_slow_turn(payload)
             worker_done.append(clock())
-            return result
+            return report
 
         deferrer = ThreadDeferrer(work)
         settings = Settings(turn_budget_ms=budget_ms, redact_logs=True)
@@ -351,7 +354,7 @@ def deadline(model_seconds: float, budget_ms: int, speech_s: float) -> dict[str,
             post("session_end", reason="caller_hangup")
             deferrer.join(timeout=model_seconds * 2)
 
-    print("  worker: aiflow.deadline.ThreadDeferrer(run_slow_turn); DynamoDB: moto in-process")
+    print("  worker: aiflow.deadline.ThreadDeferrer(TurnEngine.finish_slow_turn); DynamoDB: moto")
     print()
     for e in timeline:
         body = e["body"]
