@@ -13,6 +13,9 @@ from collections.abc import Sequence
 from typing import Any
 
 REGION = "eu-central-1"
+# The deployed webhook (template.yaml: Handler of WebhookFunction, Assistant parameter).
+DEPLOYED_ENTRY = "aiflow.lambda_.main:webhook"
+DEPLOYED_ASSISTANT = "receptionist.app:assistant"
 TABLE_NAME = "aiflow-bench-calls"
 TOKEN = "bench-token-0123456789"
 TOKEN_SECRET = "aiflow-bench-token"
@@ -28,7 +31,7 @@ LAMBDA_ENV: dict[str, str] = {
     "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
     "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/aiflow-bench-webhook",
     "AWS_LAMBDA_LOG_STREAM_NAME": "2026/01/02/[$LATEST]0123456789abcdef",
-    "_HANDLER": "receptionist.app.handler",
+    "_HANDLER": DEPLOYED_ENTRY.replace(":", "."),
     "_X_AMZN_TRACE_ID": "Root=1-6957b336-a750a206e8774a03d87c905a;Sampled=0",
     "TZ": ":UTC",
     "AWS_REGION": REGION,
@@ -45,6 +48,7 @@ LAMBDA_ENV: dict[str, str] = {
     "AIFLOW_TOKEN_CACHE_SECONDS": "300",
     "AIFLOW_MAX_BODY_BYTES": "262144",
     "AIFLOW_WORKER_FUNCTION": WORKER_FUNCTION,
+    "AIFLOW_ASSISTANT": DEPLOYED_ASSISTANT,
     "POWERTOOLS_SERVICE_NAME": "aiflow",
     "POWERTOOLS_METRICS_NAMESPACE": "AiFlow",
     "POWERTOOLS_LOG_LEVEL": "INFO",

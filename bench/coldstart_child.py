@@ -1,7 +1,7 @@
 """One cold start, init only, in a fresh interpreter: import the webhook module and build its
 handler (section 1; the first answer is section 1a, ``firstanswer_child.py``).
 
-    python bench/coldstart_child.py MODULE
+    python bench/coldstart_child.py MODULE:ATTRIBUTE
 
 Prints one line ``BENCH_RESULT {json}`` and ends with ``os._exit``: no interpreter
 teardown, as in Lambda, where the process lives on after init.
@@ -22,14 +22,15 @@ from benchlib import RESULT_MARKER
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("module")
+    parser.add_argument("entry", help="module:attribute of the handler")
     args = parser.parse_args()
-    result: dict[str, Any] = {"module": args.module}
+    module_name, _, attribute = args.entry.partition(":")
+    result: dict[str, Any] = {"module": args.entry}
 
     cpu = time.process_time()
     started = time.perf_counter()
-    module = importlib.import_module(args.module)
-    module.handler  # noqa: B018  (ours builds its entry point on this access)
+    module = importlib.import_module(module_name)
+    getattr(module, attribute or "handler")  # ours builds its entry point on this access
     result["init_ms"] = (time.perf_counter() - started) * 1000
     result["init_cpu_ms"] = (time.process_time() - cpu) * 1000
     result["modules"] = len(sys.modules)

@@ -1,9 +1,10 @@
 """One first answer in a fresh interpreter: a Lambda cold start up to the caller's greeting.
 
-    python firstanswer_child.py MODULE EVENT_FILE [--phases]
+    python firstanswer_child.py MODULE:ATTRIBUTE EVENT_FILE [--phases]
 
 Does what the Lambda runtime does for the first request of a new instance: import the
-handler's module, take its ``handler``, call it with one API Gateway HTTP API event (read
+handler's module, take the handler attribute (``aiflow.lambda_.main:webhook`` builds the
+entry point of ``AIFLOW_ASSISTANT`` on that access, as in Lambda), call it with one API Gateway HTTP API event (read
 from EVENT_FILE before anything else), write the answer to stdout. Then ``os._exit``: Lambda
 never tears the interpreter down. DynamoDB and Secrets Manager are whatever the
 environment points boto3 at (the benchmark's moto server on loopback).
@@ -43,14 +44,15 @@ class Context:
 
 
 def main() -> None:
-    module_name, event_path = sys.argv[1], sys.argv[2]
+    entry, event_path = sys.argv[1], sys.argv[2]
+    module_name, _, attribute = entry.partition(":")
     with open(event_path, encoding="utf-8") as f:
         event = json.load(f)
     recorder = None  # a phaseprobe.Recorder with --phases (typing is not imported yet)
     if "--phases" in sys.argv[3:]:
         from phaseprobe import Recorder
 
-        recorder = Recorder(module_name)
+        recorder = Recorder(module_name, os.environ.get("AIFLOW_ASSISTANT", ""))
         recorder.totals["bench child"] = [  # reading the event and loading the probes
             time.monotonic_ns() - _STARTED_NS,
             time.process_time_ns() - _STARTED_CPU_NS,
@@ -60,7 +62,8 @@ def main() -> None:
         recorder.set_phase("construction")
 
     __import__(module_name)
-    handler = sys.modules[module_name].handler  # ours builds its entry point on this access
+    # ours builds its entry point (and imports the assistant) on this access
+    handler = getattr(sys.modules[module_name], attribute or "handler")
     if recorder is not None:
         probed = recorder.track_request()
         recorder.set_phase("parse")

@@ -9,8 +9,6 @@ arrival of their transcript). An LLM then sees what the caller heard, not what w
 say.
 """
 
-from __future__ import annotations
-
 import json
 from collections.abc import Iterable
 from typing import Any, Literal

@@ -96,6 +96,13 @@ class Settings:
         )
 
 
+def runtime_handler(env: Mapping[str, str] | None = None) -> str:
+    """The handler the Lambda runtime loads (``_HANDLER``, e.g.
+    ``aiflow.lambda_.main.webhook``); empty outside Lambda."""
+    env = os.environ if env is None else env
+    return env.get("_HANDLER", "")
+
+
 def _int(env: Mapping[str, str], name: str, default: int, *, maximum: int | None = None) -> int:
     raw = env.get(name)
     if raw is None or raw == "":

@@ -488,9 +488,12 @@ class TurnEngine:
         if turn.outbound:
             return turn.outbound[0]
         taken: Outbound | None = None
-        contexts = self.outbound() if self.outbound is not None else None
         session = turn.event.session
-        if contexts is not None and session.direction != "inbound":
+        # An inbound call has no context: it never builds the store (nor imports
+        # aiflow.outbound, a cold start's cost).
+        inbound = session.direction == "inbound"
+        contexts = self.outbound() if self.outbound is not None and not inbound else None
+        if contexts is not None:
             now = self.clock.now_ms()
             try:
                 context = self.persistence.bounded(

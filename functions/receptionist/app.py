@@ -6,8 +6,6 @@ configuration is read and validated when this module is imported (a Lambda cold 
 broken YAML fails the deployment's first request loudly instead of a caller.
 """
 
-from __future__ import annotations
-
 from aiflow import Assistant, Call, DtmfReceivedEvent, UserSpeakEvent
 from aiflow.settings import Settings
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Callable
+from functools import cached_property
 from typing import Protocol, runtime_checkable
 
 from aiflow import (
@@ -127,8 +128,13 @@ class OfflineResponder:
 
     def __init__(self, config: ReceptionistConfig, *, clock: Clock = system_clock) -> None:
         self.config = config
-        self.index = FaqIndex.build(topic_keywords(config))
         self.speech = Speech(config, clock=clock)
+
+    @cached_property
+    def index(self) -> FaqIndex:
+        """The FAQ index, built for the first question: a call's first answer is the
+        greeting, which a cold start should not delay by indexing every question."""
+        return FaqIndex.build(topic_keywords(self.config))
 
     def respond(self, text: str, call: Call) -> Answer:
         """The FAQ answer for ``text``, or a clarifying question."""

@@ -9,7 +9,6 @@ accepts prefixes and close spellings for longer words.
 
 from __future__ import annotations
 
-import difflib
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -73,6 +72,8 @@ def word_similarity(keyword: str, token: str) -> float:
         return 0.9
     if min(len(keyword), len(token)) < _FUZZY_MIN_LENGTH:
         return 0.0
+    import difflib  # the first question's, not every cold start's (the greeting needs none)
+
     matcher = difflib.SequenceMatcher(None, keyword, token)
     # The quick upper bounds rule out most pairs before the full comparison.
     if matcher.real_quick_ratio() < KEYWORD_THRESHOLD or matcher.quick_ratio() < KEYWORD_THRESHOLD:

@@ -277,7 +277,7 @@ def test_environment_contract(template: dict[str, Any]) -> None:
     assert webhook["AIFLOW_ASSISTANT"] == {"Ref": "Assistant"}
     assert webhook["AIFLOW_TABLE_NAME"] == {"Ref": "CallsTable"}
     assert webhook["AIFLOW_TOKEN_SECRET"] == {"Ref": "ApiTokenSecret"}
-    assert webhook["AIFLOW_WORKER_FUNCTION"] == {"Ref": "WorkerFunction"}
+    assert webhook["AIFLOW_WORKER_FUNCTION"] == {"Ref": "WorkerFunction.Alias"}
     assert webhook["AIFLOW_API_TOKEN"] == "", "never a token in the template"
     assert webhook["AIFLOW_TOKEN_CACHE_SECONDS"] == "300"
     assert webhook["AIFLOW_MAX_BODY_BYTES"] == "262144"
@@ -348,7 +348,7 @@ def test_policies_are_least_privilege(template: dict[str, Any], role: str) -> No
             assert targets == [{"Ref": "ApiTokenSecret"}]
         elif service == "lambda":
             assert actions == ["lambda:InvokeFunction"]
-            assert targets == [{"Fn::GetAtt": ["WorkerFunction", "Arn"]}]
+            assert targets == [{"Ref": "WorkerFunction.Alias"}]
         elif service == "logs":
             assert set(actions) <= {"logs:CreateLogStream", "logs:PutLogEvents"}
             own_group = props(template, role.replace("Role", "Function"))["LoggingConfig"]

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import json
 import threading
+import time
+import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from .. import awsclients
 from ..auth import TokenSource
 from ..settings import Settings
 from ..streaming import ConnectionGone, Sender, SendFailed
@@ -46,44 +49,103 @@ def client_config(settings: Settings, *, share: float, attempts: int = 1) -> Con
 def secrets_client(settings: Settings) -> SecretsManagerClient:
     """Secrets Manager, for the token read during a request (at most about half the budget;
     the turn engine gets what is left)."""
-    import boto3
-
-    return boto3.client("secretsmanager", config=client_config(settings, share=0.35))
+    made: SecretsManagerClient = awsclients.client(
+        "secretsmanager", config=client_config(settings, share=0.35)
+    )
+    return made
 
 
 def lambda_client(settings: Settings) -> LambdaClient:
     """Lambda, for starting the slow-turn worker asynchronously (a 202 takes milliseconds)."""
-    import boto3
+    made: LambdaClient = awsclients.client("lambda", config=client_config(settings, share=0.25))
+    return made
 
-    return boto3.client("lambda", config=client_config(settings, share=0.25))
+
+class SecretToken:
+    """The token in a Secrets Manager secret (``SecretString``), read on first use and again
+    once the value read is ``max_age`` seconds old, so a rotated token is picked up without a
+    redeploy. :meth:`forget` drops the value (a SnapStart restore must read it afresh).
+
+    One ``GetSecretValue`` with the client's short timeouts, no hidden retries; a failure
+    raises (the webhook answers the fallback) and the next request tries again.
+
+    Args:
+        secret_id: the secret's name or ARN (``AIFLOW_TOKEN_SECRET``).
+        max_age: seconds a value read is used (``AIFLOW_TOKEN_CACHE_SECONDS``).
+        client: returns the Secrets Manager client (called on the first read).
+        clock: monotonic seconds.
+    """
+
+    def __init__(
+        self,
+        secret_id: str,
+        *,
+        max_age: float,
+        client: Callable[[], SecretsManagerClient],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.secret_id = secret_id
+        self.max_age = max_age
+        self._client_factory = client
+        self._client: SecretsManagerClient | None = None
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._value: tuple[str | None, float] | None = None
+        _SECRET_TOKENS.add(self)
+
+    @property
+    def client(self) -> SecretsManagerClient:
+        """The Secrets Manager client (created on first use)."""
+        if self._client is None:
+            self._client = self._client_factory()
+        return self._client
+
+    def __call__(self) -> str | None:
+        """The token (``None`` when the secret holds binary data, not a string)."""
+        with self._lock:
+            now = self._clock()
+            if self._value is None or now - self._value[1] >= self.max_age:
+                answer = self.client.get_secret_value(SecretId=self.secret_id)
+                value = answer.get("SecretString")
+                self._value = (value if isinstance(value, str) else None, now)
+            return self._value[0]
+
+    def forget(self) -> None:
+        """Drop the value read; the next call reads the secret again."""
+        with self._lock:
+            self._value = None
+
+
+_SECRET_TOKENS: weakref.WeakSet[SecretToken] = weakref.WeakSet()
+
+
+def forget_secret_tokens() -> int:
+    """:meth:`SecretToken.forget` on every token source of this process; how many."""
+    tokens = list(_SECRET_TOKENS)
+    for token in tokens:
+        token.forget()
+    return len(tokens)
 
 
 def token_source(settings: Settings) -> TokenSource:
     """Where the expected token comes from: ``AIFLOW_API_TOKEN``, else the Secrets Manager
-    secret ``AIFLOW_TOKEN_SECRET`` (cached for ``token_cache_seconds``, so a rotated token is
-    picked up without a redeploy), else none."""
+    secret ``AIFLOW_TOKEN_SECRET`` (a :class:`SecretToken`, cached for
+    ``token_cache_seconds``), else none. In Lambda the client is created now, during init
+    (which has the CPU boost and, with SnapStart, is in the snapshot); it connects on the
+    first request."""
     if settings.api_token:
         fixed = settings.api_token
         return lambda: fixed
     if not settings.token_secret:
         return lambda: None
-    secret, max_age = settings.token_secret, settings.token_cache_seconds
-    provider: Any = None
-    lock = threading.Lock()
-
-    def read_secret() -> str | None:
-        nonlocal provider
-        with lock:
-            if provider is None:
-                from aws_lambda_powertools.utilities.parameters import SecretsProvider
-
-                # Our own client: short timeouts, and Powertools would otherwise build a new
-                # session and load botocore's data again (~70 ms on the first call).
-                provider = SecretsProvider(boto3_client=secrets_client(settings))
-        value = provider.get(secret, max_age=max_age)
-        return value if isinstance(value, str) else None
-
-    return read_secret
+    token = SecretToken(
+        settings.token_secret,
+        max_age=settings.token_cache_seconds,
+        client=lambda: secrets_client(settings),
+    )
+    if settings.in_lambda:
+        token.client  # noqa: B018  (created during init)
+    return token
 
 
 class LambdaDeferrer:
@@ -177,13 +239,14 @@ class ManagementApi:
         return send
 
     def _new_client(self, endpoint: str) -> ApiGatewayManagementApiClient:
-        import boto3
-
         # A caller is waiting: short timeouts. No retry by botocore: a PostToConnection
         # whose answer timed out may have been delivered, and the caller would hear the
         # sentence twice; send() repeats only what surely never left (_never_sent).
         config = client_config(self.settings, share=0.35, attempts=1)
-        return boto3.client("apigatewaymanagementapi", endpoint_url=endpoint, config=config)
+        made: ApiGatewayManagementApiClient = awsclients.client(
+            "apigatewaymanagementapi", endpoint_url=endpoint, config=config
+        )
+        return made
 
 
 def _never_sent(exc: Exception) -> bool:

@@ -11,6 +11,8 @@ parameter, so deploying another assistant is one setting, not three ``Handler:``
 Each function builds only the entry point it uses, on first attribute access (the Lambda
 runtime does that during init, which has the CPU boost): a cold start pays for one. A bad
 setting fails that init with an :class:`AssistantSettingError` naming the variable and the fix.
+The garbage collector is held until then (:mod:`.gchold`), and the entry point registers the
+Lambda SnapStart hooks (:mod:`.snapstart`).
 """
 
 from __future__ import annotations
@@ -23,9 +25,7 @@ from typing import Any
 from ..assistant import Assistant
 from ..errors import AiflowError
 from ..routing import Router
-from .http import lambda_handler
-from .websocket import websocket_handler
-from .worker import worker_handler
+from . import gchold, snapstart
 
 ASSISTANT_ENV = "AIFLOW_ASSISTANT"
 _FIX = (
@@ -34,11 +34,22 @@ _FIX = (
     "package next to aiflow in the deployment (the folder of the template's CodeUri)"
 )
 
-ENTRY_POINTS: dict[str, Callable[[Assistant | Router], Any]] = {
-    "webhook": lambda_handler,
-    "worker": worker_handler,  # finishes turns that outran the time budget
-    "websocket": websocket_handler,  # $connect, $default, $disconnect
+ENTRY_POINTS: dict[str, str] = {
+    "webhook": "http:lambda_handler",
+    "worker": "worker:worker_handler",  # finishes turns that outran the time budget
+    "websocket": "websocket:websocket_handler",  # $connect, $default, $disconnect
 }
+"""Entry point -> ``module:factory`` in :mod:`aiflow.lambda_`, imported only by the function
+that uses it: the HTTP function never loads the WebSocket transport, nor the reverse."""
+
+
+def entry_factory(name: str) -> Callable[[Assistant | Router], Any]:
+    """The factory of entry point ``name`` (its module imported now)."""
+    module, _, factory = ENTRY_POINTS[name].partition(":")
+    found: Callable[[Assistant | Router], Any] = getattr(
+        importlib.import_module(f"{__package__}.{module}"), factory
+    )
+    return found
 
 
 class AssistantSettingError(AiflowError):
@@ -96,15 +107,20 @@ def load_assistant(spec: str) -> Assistant | Router:
 
 def build_entry_point(name: str, env: Mapping[str, str] | None = None) -> Any:
     """The Lambda handler ``name`` (webhook, worker, websocket) of the configured assistant."""
-    factory = ENTRY_POINTS.get(name)
-    if factory is None:
+    if name not in ENTRY_POINTS:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return factory(load_assistant(assistant_spec(env)))
+    spec = assistant_spec(env)
+    entry = entry_factory(name)(load_assistant(spec))
+    snapstart.register(entry)  # the SnapStart hooks (a no-op outside the Lambda runtime)
+    return entry
 
 
 def __getattr__(name: str) -> Any:
     if name not in ENTRY_POINTS:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    entry = build_entry_point(name)
+    try:
+        entry = build_entry_point(name)
+    finally:
+        gchold.release()  # init is over: freeze what it built, collect garbage again
     globals()[name] = entry  # built once per process
     return entry

@@ -14,7 +14,6 @@ from ..records.policy import RecordPolicy, policy_for
 from ..routing import Router, as_router
 from ..settings import Settings
 from ..store.base import CallStore, Connections, HasConnections
-from ..store.memory import MemoryStore
 from ..turns import TurnEngine, TurnLimits
 
 if TYPE_CHECKING:
@@ -39,6 +38,8 @@ def default_store(settings: Settings) -> CallStore:
         return DynamoDBStore(
             settings.table_name, ttl_seconds=settings.call_ttl_seconds, client=client
         )
+    from ..store.memory import MemoryStore
+
     return MemoryStore(ttl_seconds=settings.call_ttl_seconds)
 
 

@@ -1,4 +1,9 @@
-"""The sipgate AI Flow wire protocol: events in, actions out, exactly as on the wire."""
+"""The sipgate AI Flow wire protocol: events in, actions out, exactly as on the wire.
+
+The WAV helpers (:mod:`.wav`) are imported on first use: most answers never play audio.
+"""
+
+from typing import TYPE_CHECKING, Any
 
 from .actions import (
     ACTION_TYPES,
@@ -52,7 +57,11 @@ from .events import (
     parse_event,
 )
 from .phone import to_action_number, to_e164
-from .wav import check_wav, make_wav, read_wav_format, wav_to_base64
+
+if TYPE_CHECKING:
+    from .wav import check_wav, make_wav, read_wav_format, wav_to_base64
+
+_WAV = ("check_wav", "make_wav", "read_wav_format", "wav_to_base64")
 
 __all__ = [
     "ACTION_TYPES",
@@ -109,3 +118,13 @@ __all__ = [
     "transfer",
     "wav_to_base64",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WAV:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from . import wav
+
+    value = getattr(wav, name)
+    globals()[name] = value
+    return value

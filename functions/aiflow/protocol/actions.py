@@ -19,8 +19,6 @@ Two readers, two rules for what is on the wire:
 Numbers are JSON numbers: ``true`` and ``"7"`` are refused where a number belongs.
 """
 
-from __future__ import annotations
-
 import json
 import re
 from collections.abc import Sequence
@@ -43,7 +41,6 @@ from pydantic import (
 from ..errors import InvalidActionError
 from .jsonbody import UnreadableJson, json_number, read_json
 from .phone import to_action_number
-from .wav import check_wav_base64, wav_to_base64
 
 _Number = BeforeValidator(json_number)  # a number as JSON has it: not true, not "7"
 
@@ -189,6 +186,8 @@ class AudioAction(BaseAction):
     @field_validator("audio")
     @classmethod
     def _is_wav(cls, value: str) -> str:
+        from .wav import check_wav_base64  # only audio needs it: not imported by every answer
+
         check_wav_base64(value)
         return value
 
@@ -205,6 +204,8 @@ class MixAudioAction(BaseAction):
     @classmethod
     def _is_wav(cls, value: str | None) -> str | None:
         if value is not None:
+            from .wav import check_wav_base64
+
             check_wav_base64(value)
         return value
 
@@ -405,6 +406,8 @@ def audio(
     wav: bytes | str | Path, *, barge_in: BargeInPolicy | dict[str, Any] | None = None
 ) -> AudioAction:
     """Play a WAV file given as bytes or a path; it must be 16 kHz mono 16-bit PCM."""
+    from .wav import wav_to_base64
+
     return _build(AudioAction, audio=wav_to_base64(wav), barge_in=barge_in)
 
 
@@ -412,6 +415,8 @@ def mix_audio(
     wav: bytes | str | Path | None = None, *, volume: float | None = None, stop: bool | None = None
 ) -> MixAudioAction:
     """Loop ``wav`` under the conversation at ``volume`` (0..1); ``stop=True`` ends the loop."""
+    from .wav import wav_to_base64
+
     encoded = wav_to_base64(wav) if wav is not None else None
     return _build(MixAudioAction, audio=encoded, volume=volume, stop=stop)
 

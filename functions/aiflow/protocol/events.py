@@ -9,8 +9,6 @@ Types are read as JSON has them: a number field refuses ``true`` and ``"7"``, a 
 refuses ``1`` and ``"true"`` (the exported JSON Schema says the same).
 """
 
-from __future__ import annotations
-
 import logging
 import re
 from collections.abc import Mapping
@@ -24,7 +22,6 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
-    TypeAdapter,
     ValidationError,
     field_validator,
     model_validator,
@@ -218,10 +215,22 @@ Event = Annotated[
 """Any event: a union discriminated on ``type``, with :class:`UnknownEvent` as catch-all."""
 
 
+class EventValidator:
+    """Validates an event with the model its ``type`` names (:class:`UnknownEvent` for any
+    other), exactly as the :data:`Event` union discriminates. A ``TypeAdapter`` of the union
+    would build the validator of every event model at the first parse, on a cold start's
+    first request; this builds only the one the request needs."""
+
+    def validate_python(self, data: Mapping[str, Any]) -> Event:
+        """The event ``data`` describes; raises pydantic's ``ValidationError``."""
+        model = KNOWN_EVENTS.get(_event_tag(data), UnknownEvent)
+        return model.model_validate(data)  # type: ignore[return-value]  # one of Event's
+
+
 @cache
-def event_adapter() -> TypeAdapter[Event]:
-    """The validator of the :data:`Event` union (built on first use)."""
-    return TypeAdapter(Event)
+def event_adapter() -> EventValidator:
+    """The validator of :data:`Event` (per-type models built on first use)."""
+    return EventValidator()
 
 
 def parse_event(data: bytes | str | Mapping[str, Any]) -> Event:

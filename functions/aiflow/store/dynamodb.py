@@ -4,10 +4,10 @@ claims and WebSocket connection records, all in the one call table of ``template
 Item layouts (partition key ``session_id``; TTL attribute ``expires_at``, Unix seconds)::
 
     <session id>          a call: version N (the condition of the next save), status S,
-                          and the call document as JSON: doc S, or zlib-compressed docz B
-                          once it is larger than COMPRESS_FROM bytes (a write costs one unit
-                          per started KB of the whole item, so compression keeps a long
-                          call's events cheap)
+                          and the call document as JSON: doc S, or compressed docz B once
+                          it has COMPRESS_FROM bytes (zlib with a preset dictionary, see
+                          aiflow.store.compression: a write costs one unit per started KB of
+                          the whole item, so compression keeps a long call's events cheap)
     once#<session>#<key>  a claimed side effect: owner S, done BOOL, result S (JSON)
     conn#<connection id>  a WebSocket connection: call S, interrupted_at N (ms)
 
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import time
-import zlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +31,7 @@ from .base import (
     StoreError,
     WriteUnknown,
 )
+from .compression import COMPRESS_FROM, compress, decompress
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 CONNECT_TIMEOUT_S = 0.5
 READ_TIMEOUT_S = 2.0
 RETRY_PAUSE_S = 0.05
-COMPRESS_FROM = 1024
 CONNECTION_PREFIX = "conn#"
 ONCE_PREFIX = "once#"
 _THROTTLED = frozenset(
@@ -116,7 +115,7 @@ class DynamoDBStore:
             "status": {"S": str(doc.get("status", "active"))},
         }
         if len(encoded) >= COMPRESS_FROM:
-            item["docz"] = {"B": zlib.compress(encoded, 6)}
+            item["docz"] = {"B": compress(encoded)}
             stored = len(item["docz"]["B"])
         else:
             item["doc"] = {"S": encoded.decode("utf-8")}
@@ -329,7 +328,7 @@ class DynamoDBConnections:
 def item_doc(item: dict[str, Any]) -> dict[str, Any]:
     """The call document of a call item (compressed or not), e.g. read by tools and tests."""
     if "docz" in item:
-        raw = zlib.decompress(bytes(item["docz"]["B"])).decode("utf-8")
+        raw = decompress(bytes(item["docz"]["B"])).decode("utf-8")
     else:
         raw = item["doc"]["S"]
     doc: dict[str, Any] = json.loads(raw)
@@ -342,16 +341,18 @@ def dynamodb_client(
     """A DynamoDB client with short timeouts and no hidden botocore backoff: botocore's
     defaults (60 s timeouts, up to 1+2+4 s of backoff) would outlive the caller's patience.
     The store retries once itself, quickly, where that is safe."""
-    import boto3
     from botocore.config import Config
+
+    from .. import awsclients
 
     config = Config(
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
-        retries={"total_max_attempts": 1},
+        retries={"mode": "standard", "total_max_attempts": 1},
         tcp_keepalive=True,
     )
-    return boto3.client("dynamodb", config=config)
+    made: DynamoDBClient = awsclients.client("dynamodb", config=config)
+    return made
 
 
 class _Conditional(Exception):

@@ -75,7 +75,8 @@ def test_api_routes_and_integration(nested: dict[str, Any]) -> None:
     (integration_id,) = resources_of_type(nested, "AWS::ApiGatewayV2::Integration")
     integration = resources[integration_id]["Properties"]
     assert integration["IntegrationType"] == "AWS_PROXY"
-    assert "${WebSocketFunction.Arn}" in integration["IntegrationUri"]["Fn::Sub"]
+    # the alias `live` SAM makes for AutoPublishAlias (a published version: SnapStart)
+    assert "${WebSocketFunctionAliaslive}" in integration["IntegrationUri"]["Fn::Sub"]
     routes = {
         spec["Properties"]["RouteKey"]: spec["Properties"]
         for spec in resources_of_type(nested, "AWS::ApiGatewayV2::Route").values()
