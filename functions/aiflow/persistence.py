@@ -118,6 +118,21 @@ class CallPersistence:
             f"gave up after {report.conflicts} conflicting saves", code="store_conflict"
         )
 
+    def put(
+        self,
+        session_id: str,
+        doc: dict[str, Any],
+        version: int,
+        report: TurnReport,
+        deadline: float,
+    ) -> None:
+        """One conditional save, no merge (the worker merges on its own terms); raises
+        :class:`ConflictError` when the record moved."""
+        report.store_requests += 1
+        self.bounded(
+            partial(self.store.save, session_id, doc, version=version), deadline, write=True
+        )
+
     def settle(self, saving: Saving, turn_id: str, version: int) -> str:
         """Did a save whose answer never came land? ``landed``, ``not_landed`` or
         ``unknown`` (the record could not be read, or someone saved after it)."""

@@ -418,8 +418,7 @@ class TurnEngine:
         ours, version = call.to_doc(), stored.version
         for _ in range(self.limits.max_attempts):
             try:
-                report.store_requests += 1
-                self.store.save(session_id, ours, version=version)
+                self.persistence.put(session_id, ours, version, report, turn.answer_by)
                 report.stored = ours
                 logger.info("slow turn delivered", extra={"actions": len(call.pending)})
                 return
