@@ -96,6 +96,9 @@ class TurnLimits:
         turn_budget_ms: the handler's time before the deadline guard takes over.
         answer_budget_ms: the whole turn, from the event to the answer (HTTP).
         save_reserve_ms: kept free after the handler for saving.
+        defer_reserve_ms: kept free after the handler, when a worker is configured, for
+            starting it and marking the call (a cold Lambda client's first invoke
+            included).
         max_attempts: saves that lost a race before the turn gives up.
         filler_after_ms: silence of a streaming handler after which a filler is sent.
         max_turn_ms: a streaming handler still running after this long is given up.
@@ -107,6 +110,7 @@ class TurnLimits:
     turn_budget_ms: int = 2500
     answer_budget_ms: int = 2800
     save_reserve_ms: int = 250
+    defer_reserve_ms: int = 500
     max_attempts: int = 8
     filler_after_ms: int = 2500
     max_turn_ms: int = 25_000
@@ -217,10 +221,10 @@ class TurnEngine:
         if budget_ms is not None:
             answer_ms = min(answer_ms, max(0.0, budget_ms))
         answer_by = started + answer_ms / 1000
-        handler_by = min(
-            started + self.limits.turn_budget_ms / 1000,
-            answer_by - self.limits.save_reserve_ms / 1000,
-        )
+        reserve = self.limits.save_reserve_ms
+        if self.deferrer is not None:
+            reserve = max(reserve, self.limits.defer_reserve_ms)
+        handler_by = min(started + self.limits.turn_budget_ms / 1000, answer_by - reserve / 1000)
         if budget_ms is not None and budget_ms <= 0:
             handler_by = started  # the Lambda is about to time out: no time, not the default
         return self._drive(self._turn(event, answer_by, handler_by), started)
