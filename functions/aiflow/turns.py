@@ -221,9 +221,10 @@ class TurnEngine:
         if budget_ms is not None:
             answer_ms = min(answer_ms, max(0.0, budget_ms))
         answer_by = started + answer_ms / 1000
-        reserve = self.limits.save_reserve_ms
+        reserve = float(self.limits.save_reserve_ms)
         if self.deferrer is not None:
-            reserve = max(reserve, self.limits.defer_reserve_ms)
+            # At most a fifth of a short budget, so that a handler still gets most of it.
+            reserve = max(reserve, min(float(self.limits.defer_reserve_ms), answer_ms * 0.2))
         handler_by = min(started + self.limits.turn_budget_ms / 1000, answer_by - reserve / 1000)
         if budget_ms is not None and budget_ms <= 0:
             handler_by = started  # the Lambda is about to time out: no time, not the default
