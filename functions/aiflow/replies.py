@@ -9,7 +9,6 @@ wrapped in :func:`after_speech` is held back until that speech was heard.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any, Union
 
 from .plain import Plain
@@ -31,11 +30,13 @@ SPEECH = (SpeakAction, AudioAction)
 ENDS_SPEECH = (HangupAction, TransferAction)
 
 
-@dataclass(frozen=True)
-class AfterSpeech:
+class AfterSpeech(Plain):
     """Actions to send only after the speech now playing has ended."""
 
-    actions: tuple[str | BaseAction, ...]
+    __slots__ = ("actions",)
+
+    def __init__(self, actions: tuple[str | BaseAction, ...]) -> None:
+        self.actions = actions
 
 
 def after_speech(*actions: str | BaseAction) -> AfterSpeech:
