@@ -56,7 +56,7 @@ from .replies import ENDS_SPEECH, SPEECH, AfterSpeech, Reply, after_speech, flat
 from .streaming import Channel, using
 
 F = TypeVar("F", bound=Callable[..., Any])
-_NOT_INTERRUPTIBLE = BargeInPolicy.model_construct(strategy="none")  # no validator built
+_NOT_INTERRUPTIBLE = BargeInPolicy(strategy="none")
 
 __all__ = ["AfterSpeech", "Assistant", "HandlerResultError", "Reply", "after_speech"]
 

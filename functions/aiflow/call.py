@@ -49,8 +49,7 @@ __all__ = ["Call", "CallStatus", "Outbound", "Role", "Turn"]
 class Outbound(BaseModel):
     """What the code that placed an outbound call attached to it (``aiflow.outbound.dial``)."""
 
-    # defer_build: an inbound call never validates one; no validator built at import.
-    model_config = ConfigDict(extra="allow", defer_build=True)
+    model_config = ConfigDict(extra="allow")
 
     flow_id: str | None = None
     to: str | None = None

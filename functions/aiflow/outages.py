@@ -18,7 +18,7 @@ from .protocol.events import BaseEvent
 
 _RELEASE_EVENTS = frozenset({"assistant_speech_ended", "user_input_timeout"})
 _NO_ANSWER_EXPECTED = frozenset({"session_end", "assistant_speak", "user_speech_started"})
-_NOT_INTERRUPTIBLE = BargeInPolicy.model_construct(strategy="none")  # no validator built
+_NOT_INTERRUPTIBLE = BargeInPolicy(strategy="none")
 
 
 class Outages:

@@ -152,8 +152,7 @@ def as_router(target: Assistant | Router) -> Router:
 
 def _goodbye(sentence: str) -> Assistant:
     unrouted = Assistant(_UNROUTED)
-    # model_construct: a valid constant needs no validator of its own (built at init else)
-    farewell = speak(sentence, barge_in=BargeInPolicy.model_construct(strategy="none"))
+    farewell = speak(sentence, barge_in=BargeInPolicy(strategy="none"))
 
     @unrouted.on_session_start
     def goodbye() -> list[Any]:

@@ -234,11 +234,6 @@ class ReceptionistConfig(_Section):
 
     def transcription_action(self) -> ConfigureTranscriptionAction | None:
         """The ``configure_transcription`` to send when a call starts, if configured."""
-        setup = self.transcription_setup
-        return None if setup is None else setup.model_copy(deep=True)
-
-    @cached_property
-    def transcription_setup(self) -> ConfigureTranscriptionAction | None:
         t = self.transcription
         if t is None:
             return None
@@ -311,9 +306,6 @@ def compile_config(path: str | Path) -> Path:
     text = source.read_bytes()
     raw = yaml.safe_load(text.decode("utf-8"))
     config = parse_config(raw, source=str(source))  # fail the build
-    # Pickled with it, built and checked here: a cold start then validates neither the
-    # voices nor the transcription setup (no validator of theirs built, ~1 ms).
-    _ = config.voices, config.transcription_setup
     target = source.with_name(source.name + ".json")
     digest = hashlib.sha256(text).hexdigest()
     data = {"source_sha256": digest, "config": raw}

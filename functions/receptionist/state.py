@@ -15,9 +15,6 @@ MAX_MESSAGE_CHARS = 2000
 class Message(BaseModel):
     """A message a caller left."""
 
-    # defer_build: validators are built on first use, not when a cold start imports this.
-    model_config = ConfigDict(defer_build=True)
-
     text: str
     at: int = Field(description="Unix ms")
     caller: str | None = None
@@ -29,7 +26,7 @@ class ReceptionistState(BaseModel):
     """``call.state`` of the receptionist (persisted between events)."""
 
     # Records written by an older version may have keys we dropped since.
-    model_config = ConfigDict(extra="ignore", defer_build=True)
+    model_config = ConfigDict(extra="ignore")
 
     language: str | None = None
     silences: int = Field(0, description="consecutive user_input_timeouts")
