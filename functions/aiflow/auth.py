@@ -12,9 +12,9 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 from .errors import AiflowError
+from .plain import Plain
 
 TOKEN_HEADERS = ("x-api-token", "x-api-key")
 MIN_TOKEN_LENGTH = 16
@@ -29,13 +29,15 @@ class TokenConfigError(AiflowError):
     code = "bad_token_config"
 
 
-@dataclass(frozen=True)
-class Refusal:
+class Refusal(Plain):
     """Why a request was refused: the status and the JSON error body."""
 
-    status: int
-    code: str
-    message: str
+    __slots__ = ("status", "code", "message")
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        self.status = status
+        self.code = code
+        self.message = message
 
     @property
     def body(self) -> str:

@@ -33,10 +33,10 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from .errors import AiflowError
+from .plain import Plain
 
 T = TypeVar("T")
 
@@ -47,13 +47,15 @@ class OnceInProgress(AiflowError):
     code = "once_in_progress"
 
 
-@dataclass(frozen=True)
-class OnceRecord:
+class OnceRecord(Plain):
     """A claimed side effect: who claimed it and, once done, its result."""
 
-    owner: str
-    done: bool
-    result: Any = None
+    __slots__ = ("owner", "done", "result")
+
+    def __init__(self, owner: str, done: bool, result: Any = None) -> None:
+        self.owner = owner
+        self.done = done
+        self.result = result
 
 
 class OnceJournal(Protocol):

@@ -10,13 +10,13 @@ from __future__ import annotations
 import inspect
 import typing
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
 
 from .call import Call
 from .errors import AssistantDefinitionError
+from .plain import Plain
 from .protocol.events import (
     AssistantSpeakEvent,
     AssistantSpeechEndedEvent,
@@ -31,15 +31,24 @@ from .protocol.events import (
 )
 
 
-@dataclass(frozen=True)
-class Handler:
+class Handler(Plain):
     """A registered handler and what it asks for."""
 
-    func: Callable[..., Any]
-    wants_event: bool
-    wants_call: bool
-    is_async: bool
-    call_first: bool = False  # the call parameter comes before the event parameter
+    __slots__ = ("func", "wants_event", "wants_call", "is_async", "call_first")
+
+    def __init__(
+        self,
+        func: Callable[..., Any],
+        wants_event: bool,
+        wants_call: bool,
+        is_async: bool,
+        call_first: bool = False,  # the call parameter comes before the event parameter
+    ) -> None:
+        self.func = func
+        self.wants_event = wants_event
+        self.wants_call = wants_call
+        self.is_async = is_async
+        self.call_first = call_first
 
     @property
     def where(self) -> str:

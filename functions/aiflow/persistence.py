@@ -15,11 +15,11 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
 from .merge import merge_docs
+from .plain import Plain
 from .report import TurnReport
 from .store.base import CallStore, ConflictError, StoredCall, StoreError, WriteUnknown
 
@@ -34,14 +34,18 @@ class Rerun(Exception):
     """The save lost a race that no merge settles: run the handler again."""
 
 
-@dataclass
-class Saving:
+class Saving(Plain):
     """What one save needs to know about its turn."""
 
-    session_id: str
-    report: TurnReport
-    deadline: float  # monotonic
-    keep: bool = False  # the caller heard part of the turn: ours wins, never rerun
+    __slots__ = ("session_id", "report", "deadline", "keep")
+
+    def __init__(
+        self, session_id: str, report: TurnReport, deadline: float, keep: bool = False
+    ) -> None:
+        self.session_id = session_id
+        self.report = report
+        self.deadline = deadline  # monotonic
+        self.keep = keep  # the caller heard part of the turn: ours wins, never rerun
 
 
 class CallPersistence:

@@ -9,9 +9,9 @@ wrapped in :func:`after_speech` is held back until that speech was heard.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Union
 
+from .plain import Plain
 from .protocol.actions import (
     Action,
     AudioAction,
@@ -30,11 +30,13 @@ SPEECH = (SpeakAction, AudioAction)
 ENDS_SPEECH = (HangupAction, TransferAction)
 
 
-@dataclass(frozen=True)
-class AfterSpeech:
+class AfterSpeech(Plain):
     """Actions to send only after the speech now playing has ended."""
 
-    actions: tuple[str | BaseAction, ...]
+    __slots__ = ("actions",)
+
+    def __init__(self, actions: tuple[str | BaseAction, ...]) -> None:
+        self.actions = actions
 
 
 def after_speech(*actions: str | BaseAction) -> AfterSpeech:
@@ -42,8 +44,7 @@ def after_speech(*actions: str | BaseAction) -> AfterSpeech:
     return AfterSpeech(actions)
 
 
-@dataclass
-class Reply:
+class Reply(Plain):
     """What the core decided for one event.
 
     Attributes:
@@ -55,12 +56,23 @@ class Reply:
         streamed: actions a streaming handler already sent while it ran (WebSocket).
     """
 
-    actions: list[Action] = field(default_factory=list)
-    deferred: list[Action] = field(default_factory=list)
-    fallback: bool = False
-    handler_ms: float = 0.0
-    error: BaseException | None = None
-    streamed: list[Action] = field(default_factory=list)
+    __slots__ = ("actions", "deferred", "fallback", "handler_ms", "error", "streamed")
+
+    def __init__(
+        self,
+        actions: list[Action] | None = None,
+        deferred: list[Action] | None = None,
+        fallback: bool = False,
+        handler_ms: float = 0.0,
+        error: BaseException | None = None,
+        streamed: list[Action] | None = None,
+    ) -> None:
+        self.actions: list[Action] = [] if actions is None else actions
+        self.deferred: list[Action] = [] if deferred is None else deferred
+        self.fallback = fallback
+        self.handler_ms = handler_ms
+        self.error = error
+        self.streamed: list[Action] = [] if streamed is None else streamed
 
 
 def as_action(item: str | BaseAction) -> Action:

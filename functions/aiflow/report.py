@@ -8,9 +8,9 @@ records and the test simulator read the same object.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
+from .plain import Plain
 from .protocol.actions import Action
 
 # Why the caller heard the fallback (or nothing), as ``TurnReport.reason``.
@@ -30,8 +30,7 @@ REASONS = (
 )
 
 
-@dataclass
-class TurnReport:
+class TurnReport(Plain):
     """What happened for one event.
 
     Attributes:
@@ -59,28 +58,79 @@ class TurnReport:
         started: ``time.monotonic()`` when the event arrived (see :attr:`elapsed_ms`).
     """
 
-    event_type: str | None = None
-    session_id: str | None = None
-    actions: list[Action] = field(default_factory=list)
-    streamed: list[Action] = field(default_factory=list)
-    fallback: bool = False
-    reason: str | None = None
-    error: BaseException | None = None
-    ignored: bool = False
-    deferred: bool = False
-    abandoned: bool = False
-    interrupted: bool = False
-    fillers: int = 0
-    frames: int = 0
-    handler_ms: float = 0.0
-    total_ms: float = 0.0
-    store_requests: int = 0
-    conflicts: int = 0
-    merges: int = 0
-    reruns: int = 0
-    settled: str | None = None
-    stored: dict[str, Any] | None = None
-    started: float = field(default_factory=time.monotonic, repr=False, compare=False)
+    __slots__ = (
+        "event_type",
+        "session_id",
+        "actions",
+        "streamed",
+        "fallback",
+        "reason",
+        "error",
+        "ignored",
+        "deferred",
+        "abandoned",
+        "interrupted",
+        "fillers",
+        "frames",
+        "handler_ms",
+        "total_ms",
+        "store_requests",
+        "conflicts",
+        "merges",
+        "reruns",
+        "settled",
+        "stored",
+        "started",
+    )
+    _compared = __slots__[:-1]  # not `started`
+
+    def __init__(
+        self,
+        event_type: str | None = None,
+        session_id: str | None = None,
+        actions: list[Action] | None = None,
+        streamed: list[Action] | None = None,
+        fallback: bool = False,
+        reason: str | None = None,
+        error: BaseException | None = None,
+        ignored: bool = False,
+        deferred: bool = False,
+        abandoned: bool = False,
+        interrupted: bool = False,
+        fillers: int = 0,
+        frames: int = 0,
+        handler_ms: float = 0.0,
+        total_ms: float = 0.0,
+        store_requests: int = 0,
+        conflicts: int = 0,
+        merges: int = 0,
+        reruns: int = 0,
+        settled: str | None = None,
+        stored: dict[str, Any] | None = None,
+        started: float | None = None,
+    ) -> None:
+        self.event_type = event_type
+        self.session_id = session_id
+        self.actions: list[Action] = [] if actions is None else actions
+        self.streamed: list[Action] = [] if streamed is None else streamed
+        self.fallback = fallback
+        self.reason = reason
+        self.error = error
+        self.ignored = ignored
+        self.deferred = deferred
+        self.abandoned = abandoned
+        self.interrupted = interrupted
+        self.fillers = fillers
+        self.frames = frames
+        self.handler_ms = handler_ms
+        self.total_ms = total_ms
+        self.store_requests = store_requests
+        self.conflicts = conflicts
+        self.merges = merges
+        self.reruns = reruns
+        self.settled = settled
+        self.stored = stored
+        self.started = time.monotonic() if started is None else started
 
     @property
     def elapsed_ms(self) -> float:

@@ -14,13 +14,13 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
 from typing import Any
 
 from .assistant import Assistant
 from .call import Call
 from .deadline import NO_ANSWER_EXPECTED
 from .errors import AiflowError
+from .plain import Plain
 from .protocol.actions import Action
 from .protocol.events import BaseEvent
 from .replies import Reply
@@ -36,8 +36,7 @@ class TurnTimeout(AiflowError):
     code = "turn_timeout"
 
 
-@dataclass
-class StreamTarget:
+class StreamTarget(Plain):
     """Where a streaming transport's frames go while the handler runs.
 
     Attributes:
@@ -46,19 +45,29 @@ class StreamTarget:
         max_turn_ms: give up after this long (e.g. the Lambda's remaining time).
     """
 
-    send: Sender
-    cancelled: Callable[[], bool] = lambda: False
-    max_turn_ms: float | None = None
+    __slots__ = ("send", "cancelled", "max_turn_ms")
+
+    def __init__(
+        self,
+        send: Sender,
+        cancelled: Callable[[], bool] = lambda: False,
+        max_turn_ms: float | None = None,
+    ) -> None:
+        self.send = send
+        self.cancelled = cancelled
+        self.max_turn_ms = max_turn_ms
 
 
-@dataclass(frozen=True)
-class Filling:
+class Filling(Plain):
     """How a streaming turn waits: a filler after ``after_s`` of silence, the apology and
     giving up at ``until`` (monotonic), a streamed sentence held ``lookahead_s``."""
 
-    after_s: float
-    until: float
-    lookahead_s: float
+    __slots__ = ("after_s", "until", "lookahead_s")
+
+    def __init__(self, after_s: float, until: float, lookahead_s: float) -> None:
+        self.after_s = after_s
+        self.until = until
+        self.lookahead_s = lookahead_s
 
 
 class HandlerRunner:

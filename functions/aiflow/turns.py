@@ -32,7 +32,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import deadline as slow
@@ -44,6 +44,7 @@ from .errors import AiflowError
 from .merge import merge_docs
 from .outages import Outages
 from .persistence import CallPersistence, Rerun, Saving
+from .plain import Plain
 from .protocol.events import BaseEvent, parse_event
 from .redact import log_failure
 from .replies import Reply
@@ -131,18 +132,38 @@ class WorkerUnavailable(AiflowError):
     code = "worker_unavailable"
 
 
-@dataclass
-class _Turn:
+class _Turn(Plain):
     """What one event's processing carries from step to step."""
 
-    event: BaseEvent
-    report: TurnReport
-    answer_by: float  # monotonic deadline for the answer
-    handler_by: float  # monotonic deadline for the handler
-    effects: Effects
-    assistant: Assistant
-    target: StreamTarget | None = None
-    outbound: list[Outbound | None] = field(default_factory=list)  # taken once per turn
+    __slots__ = (
+        "event",
+        "report",
+        "answer_by",
+        "handler_by",
+        "effects",
+        "assistant",
+        "target",
+        "outbound",
+    )
+
+    def __init__(
+        self,
+        event: BaseEvent,
+        report: TurnReport,
+        answer_by: float,
+        handler_by: float,
+        effects: Effects,
+        assistant: Assistant,
+        target: StreamTarget | None = None,
+    ) -> None:
+        self.event = event
+        self.report = report
+        self.answer_by = answer_by  # monotonic deadline for the answer
+        self.handler_by = handler_by  # monotonic deadline for the handler
+        self.effects = effects
+        self.assistant = assistant
+        self.target = target
+        self.outbound: list[Outbound | None] = []  # taken once per turn
 
     def saving(self, *, keep: bool = False) -> Saving:
         return Saving(self.event.session.id, self.report, self.answer_by, keep=keep)

@@ -17,10 +17,10 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 from .auth import Refusal, TokenConfigError, TokenSource, check_token, clean_token
 from .errors import EventParseError
+from .plain import Plain
 from .protocol.actions import reply_body
 from .protocol.events import BaseEvent, parse_event
 from .redact import log_failure
@@ -32,8 +32,7 @@ logger = logging.getLogger("aiflow")
 DEFAULT_MAX_BODY_BYTES = 256 * 1024
 
 
-@dataclass
-class HttpReply:
+class HttpReply(Plain):
     """What to answer, plus the turn's report for logs and metrics.
 
     Attributes:
@@ -43,10 +42,19 @@ class HttpReply:
         report: the turn engine's report (None when no event was processed).
     """
 
-    status: int
-    body: str | None = None
-    error: str | None = None
-    report: TurnReport | None = None
+    __slots__ = ("status", "body", "error", "report")
+
+    def __init__(
+        self,
+        status: int,
+        body: str | None = None,
+        error: str | None = None,
+        report: TurnReport | None = None,
+    ) -> None:
+        self.status = status
+        self.body = body
+        self.error = error
+        self.report = report
 
     @property
     def headers(self) -> dict[str, str]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from aiflow.plain import Plain
 
 from .texts import AND_WORD, WEEKDAY_NAMES
 
@@ -50,12 +51,14 @@ def _zone(name: str) -> tzinfo:
         return UTC
 
 
-@dataclass(frozen=True)
-class WeeklyHours:
+class WeeklyHours(Plain):
     """Opening hours per weekday (0 = Monday) in one time zone."""
 
-    zone: tzinfo
-    days: Mapping[int, Sequence[Range]]
+    __slots__ = ("zone", "days")
+
+    def __init__(self, zone: tzinfo, days: Mapping[int, Sequence[Range]]) -> None:
+        self.zone = zone
+        self.days = days
 
     @classmethod
     def from_config(cls, zone: str, days: Mapping[str, Sequence[str]]) -> WeeklyHours:

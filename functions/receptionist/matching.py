@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
+
+from aiflow.plain import Plain
 
 from .texts import FUNCTION_WORDS
 
@@ -87,21 +88,27 @@ def content_words(tokens: Sequence[str]) -> list[str]:
     return [t for t in tokens if not any(t in words for words in FUNCTION_WORDS.values())]
 
 
-@dataclass(frozen=True)
-class Topic:
+class Topic(Plain):
     """One answerable topic, its keywords and example questions (all normalised)."""
 
-    id: str
-    keywords: tuple[tuple[str, ...], ...]
-    questions: tuple[tuple[str, ...], ...]
+    __slots__ = ("id", "keywords", "questions")
+
+    def __init__(
+        self, id: str, keywords: tuple[tuple[str, ...], ...], questions: tuple[tuple[str, ...], ...]
+    ) -> None:
+        self.id = id
+        self.keywords = keywords
+        self.questions = questions
 
 
-@dataclass(frozen=True)
-class Match:
+class Match(Plain):
     """The best topic for an utterance and how sure we are (0..1)."""
 
-    topic: str
-    score: float
+    __slots__ = ("topic", "score")
+
+    def __init__(self, topic: str, score: float) -> None:
+        self.topic = topic
+        self.score = score
 
 
 class FaqIndex:

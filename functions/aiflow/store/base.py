@@ -12,10 +12,10 @@ Next to the call records a backend keeps the claims of once-only side effects
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from ..errors import AiflowError
+from ..plain import Plain
 
 DEFAULT_TTL_SECONDS = 24 * 3600
 # DynamoDB refuses items over 400 KB; a record this large is a bug, not a conversation.
@@ -46,12 +46,14 @@ class RecordTooLarge(StoreError):
     code = "record_too_large"
 
 
-@dataclass(frozen=True)
-class StoredCall:
+class StoredCall(Plain):
     """A call document as loaded, with the version that a save must match."""
 
-    doc: dict[str, Any]
-    version: int
+    __slots__ = ("doc", "version")
+
+    def __init__(self, doc: dict[str, Any], version: int) -> None:
+        self.doc = doc
+        self.version = version
 
 
 class CallStore(Protocol):
