@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .plain import FrozenValue
 from .protocol.actions import TransferAction
 
 FILLERS = {
@@ -35,8 +36,8 @@ OUTAGES = {
 }
 
 
-@dataclass(frozen=True)
-class OutagePolicy:
+@dataclass(frozen=True, eq=False, repr=False)  # FrozenValue: ==, hash, repr
+class OutagePolicy(FrozenValue):
     """What happens when the call store keeps failing during a call.
 
     After ``after_failures`` turns in a row that got the fallback because the store was
@@ -56,8 +57,8 @@ class OutagePolicy:
     transfer: TransferAction | None = None
 
 
-@dataclass(frozen=True)
-class TurnPolicy:
+@dataclass(frozen=True, eq=False, repr=False)  # FrozenValue: ==, hash, repr
+class TurnPolicy(FrozenValue):
     """Limits and sentences for turns.
 
     Attributes:

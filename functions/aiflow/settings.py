@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .errors import AiflowError
+from .plain import FrozenValue
 
 
 class SettingsError(AiflowError):
@@ -19,8 +20,8 @@ class SettingsError(AiflowError):
     code = "bad_setting"
 
 
-@dataclass(frozen=True)
-class Settings:
+@dataclass(frozen=True, eq=False, repr=False)  # FrozenValue: ==, hash, repr
+class Settings(FrozenValue):
     """What ``template.yaml`` (or the dev server) passes in the environment.
 
     Attributes:
@@ -52,7 +53,7 @@ class Settings:
     """
 
     table_name: str | None = None
-    api_token: str | None = None
+    api_token: str | None = field(default=None, repr=False)  # a secret: never in a repr
     token_secret: str | None = None
     token_cache_seconds: int = 300
     max_body_bytes: int = 256 * 1024

@@ -44,7 +44,7 @@ from .errors import AiflowError
 from .merge import merge_docs
 from .outages import Outages
 from .persistence import CallPersistence, Rerun, Saving
-from .plain import Plain
+from .plain import FrozenValue, Plain
 from .protocol.events import BaseEvent, parse_event
 from .redact import log_failure
 from .replies import Reply
@@ -89,8 +89,8 @@ Recorder = Callable[[Call[Any], BaseEvent, TurnReport], None]
 ``call.extras``), so what it adds costs no request of its own."""
 
 
-@dataclass(frozen=True)
-class TurnLimits:
+@dataclass(frozen=True, eq=False, repr=False)  # FrozenValue: ==, hash, repr
+class TurnLimits(FrozenValue):
     """The engine's budgets (milliseconds unless said otherwise).
 
     Attributes:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import AiflowError
+from ..plain import FrozenValue
 
 DEFAULT_MAX_BYTES = 32_000
 DEFAULT_MAX_TEXT_CHARS = 1_000
@@ -22,8 +23,8 @@ class RecordPolicyError(AiflowError, ValueError):
     code = "bad_record_policy"
 
 
-@dataclass(frozen=True)
-class RecordPolicy:
+@dataclass(frozen=True, eq=False, repr=False)  # FrozenValue: ==, hash, repr
+class RecordPolicy(FrozenValue):
     """How an assistant's calls are recorded (``Assistant(record_calls=RecordPolicy(...))``).
 
     Attributes:
