@@ -33,8 +33,8 @@ run: $(STAMP)
 	$(PY) -m aiflow.dev.cli dev
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check functions tests
-	$(VENV)/bin/ruff format --check functions tests
+	$(VENV)/bin/ruff check functions tests bench
+	$(VENV)/bin/ruff format --check functions tests bench
 	$(VENV)/bin/mypy
 
 typecheck: lint

@@ -287,7 +287,9 @@ def _totals(blocks: list[dict[str, dict[str, list[float]]]], names: list[str]) -
         [f"block {i + 1}", *(f"{b[k]:.3f}" for k in keys), f"{b[keys[0] + ' wall']:.3f}"]
         for i, b in enumerate(per_block)
     ]
-    rows.append([middle_label, *(f"{middle[k]:.3f}" for k in keys), f"{middle[keys[0] + ' wall']:.3f}"])
+    rows.append(
+        [middle_label, *(f"{middle[k]:.3f}" for k in keys), f"{middle[keys[0] + ' wall']:.3f}"]
+    )
     print()
     print("  ratio of the medians, CPU (and wall time of the headline):")
     print(table(["", *keys, f"{keys[0]} wall"], rows))

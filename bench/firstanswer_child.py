@@ -4,10 +4,11 @@
 
 Does what the Lambda runtime does for the first request of a new instance: import the
 handler's module, take the handler attribute (``aiflow.lambda_.main:webhook`` builds the
-entry point of ``AIFLOW_ASSISTANT`` on that access, as in Lambda), call it with one API Gateway HTTP API event (read
-from EVENT_FILE before anything else), write the answer to stdout. Then ``os._exit``: Lambda
-never tears the interpreter down. DynamoDB and Secrets Manager are whatever the
-environment points boto3 at (the benchmark's moto server on loopback).
+entry point of ``AIFLOW_ASSISTANT`` on that access, as in Lambda), call it with one API
+Gateway HTTP API event (read from EVENT_FILE before anything else), write the answer to
+stdout. Then ``os._exit``: Lambda never tears the interpreter down. DynamoDB and Secrets
+Manager are whatever the environment points boto3 at (the benchmark's moto server on
+loopback).
 
 Prints ``BENCH_ANSWER {json}``; with ``--phases`` also ``BENCH_PHASES {json}``, the time per
 phase measured by :mod:`phaseprobe` (the headline runs go without it: no probe, no cost).
