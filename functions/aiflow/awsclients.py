@@ -63,3 +63,12 @@ def close_connections() -> int:
             http.close()
         count += 1
     return count
+
+
+def error_code(exc: BaseException) -> str:
+    """The AWS error code of a botocore ``ClientError`` (``ThrottlingException``, …), else
+    the exception's type name (``EndpointConnectionError``, ``ReadTimeoutError``, …)."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        return str(response.get("Error", {}).get("Code", "")) or type(exc).__name__
+    return type(exc).__name__

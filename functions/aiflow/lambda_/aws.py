@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import awsclients
 from ..auth import TokenSource
+from ..awsclients import error_code
 from ..settings import Settings
 from ..streaming import ConnectionGone, Sender, SendFailed
 
@@ -255,11 +256,3 @@ def _never_sent(exc: Exception) -> bool:
     from botocore.exceptions import ConnectionError as NoConnection
 
     return isinstance(exc, NoConnection) or error_code(exc) in _THROTTLED
-
-
-def error_code(exc: Exception) -> str:
-    """The AWS error code of a botocore ``ClientError`` (else the exception's type)."""
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        return str(response.get("Error", {}).get("Code", "")) or type(exc).__name__
-    return type(exc).__name__

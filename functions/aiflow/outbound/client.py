@@ -40,6 +40,7 @@ from email.message import Message
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from ..awsclients import error_code
 from ..protocol.phone import to_e164
 from ..redact import mask_number, mask_numbers_in
 from .errors import (
@@ -455,7 +456,7 @@ def secret_token_source(secret_id: str, *, max_age: int = TOKEN_CACHE_SECONDS) -
             value = provider.get(secret_id, max_age=max_age)
         except Exception as exc:
             cause = exc.__cause__ or exc.__context__ or exc
-            code = _aws_error_code(cause) or type(cause).__name__
+            code = error_code(cause)
             if code in ("ResourceNotFoundException", "AccessDeniedException"):
                 raise DialNotConfigured(
                     f"cannot read the sipgate token secret {secret_id!r} ({code}): check "
@@ -533,10 +534,3 @@ def _call_id(raw: bytes) -> str | None:
             if isinstance(value, str | int) and not isinstance(value, bool) and str(value):
                 return str(value)
     return None
-
-
-def _aws_error_code(exc: BaseException) -> str:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        return str(response.get("Error", {}).get("Code", ""))
-    return ""

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..awsclients import error_code
 from ..protocol.events import Session
 from ..protocol.phone import to_e164
 from ..store.base import StoreError
@@ -242,7 +243,7 @@ class DynamoDBOutboundContexts:
                 ExpressionAttributeValues={":rid": {"S": context.request_id}},
             )
         except Exception as exc:
-            if _error_code(exc) == "ConditionalCheckFailedException":
+            if error_code(exc) == "ConditionalCheckFailedException":
                 return False
             raise _store_error("PutItem", exc) from exc
         return True
@@ -263,7 +264,7 @@ class DynamoDBOutboundContexts:
                 ReturnValues="ALL_OLD",
             )
         except Exception as exc:
-            if _error_code(exc) == "ConditionalCheckFailedException":
+            if error_code(exc) == "ConditionalCheckFailedException":
                 return None  # none, or too old
             raise _store_error("DeleteItem", exc) from exc
         item = deleted.get("Attributes")
@@ -291,17 +292,10 @@ class DynamoDBOutboundContexts:
                 ExpressionAttributeValues={":rid": {"S": context.request_id}},
             )
         except Exception as exc:
-            if _error_code(exc) != "ConditionalCheckFailedException":
+            if error_code(exc) != "ConditionalCheckFailedException":
                 raise _store_error("DeleteItem", exc) from exc
 
 
-def _error_code(exc: Exception) -> str:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        return str(response.get("Error", {}).get("Code", ""))
-    return ""
-
-
 def _store_error(operation: str, exc: Exception) -> StoreError:
-    code = _error_code(exc) or type(exc).__name__
+    code = error_code(exc)
     return StoreError(f"DynamoDB {operation} of an outbound context failed: {code}")

@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..awsclients import error_code
 from ..errors import AiflowError
 
 if TYPE_CHECKING:
@@ -286,7 +287,7 @@ class DynamoDBRecordStore:
                 return
             except Exception as exc:
                 # Writing the same item again is harmless; refused or never sent: once more.
-                code = _error_code(exc)
+                code = error_code(exc)
                 if attempt == 2 or (code not in _THROTTLED and code not in _NOT_SENT):
                     raise RecordStoreError(f"DynamoDB PutItem failed: {code}") from exc
                 time.sleep(0.05)
@@ -374,8 +375,8 @@ class DynamoDBRecordStore:
                 ExpressionAttributeValues={":ended": {"S": "ended"}},
             )
         except Exception as exc:
-            if _error_code(exc) != "ConditionalCheckFailedException":
-                raise RecordStoreError(f"DynamoDB DeleteItem failed: {_error_code(exc)}") from exc
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise RecordStoreError(f"DynamoDB DeleteItem failed: {error_code(exc)}") from exc
 
     def _key(self, session_id: str) -> dict[str, Any] | None:
         found = self._call(
@@ -407,7 +408,7 @@ class DynamoDBRecordStore:
         try:
             return request()
         except Exception as exc:
-            raise RecordStoreError(f"DynamoDB {operation} failed: {_error_code(exc)}") from exc
+            raise RecordStoreError(f"DynamoDB {operation} failed: {error_code(exc)}") from exc
 
 
 def record_item(record: dict[str, Any], *, expires_at: int) -> dict[str, Any]:
@@ -448,10 +449,3 @@ def _summary_of_item(item: dict[str, Any]) -> RecordSummary:
     values["turns"] = values["turns"] or 0
     values["started_at"] = values["started_at"] or 0
     return RecordSummary(**values)
-
-
-def _error_code(exc: Exception) -> str:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        return str(response.get("Error", {}).get("Code", "")) or type(exc).__name__
-    return type(exc).__name__

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..awsclients import error_code
 from ..effects import OnceRecord
 from .base import (
     DEFAULT_MAX_RECORD_BYTES,
@@ -236,7 +237,7 @@ class DynamoDBStore:
             try:
                 return request()
             except Exception as exc:
-                code = _error_code(exc)
+                code = error_code(exc)
                 if code == "ConditionalCheckFailedException":
                     raise _Conditional() from None
                 if code == "ValidationException" and "size" in str(exc).lower():
@@ -360,7 +361,7 @@ class _Conditional(Exception):
 
 
 def _retryable(exc: Exception, *, write: bool) -> bool:
-    code = _error_code(exc)
+    code = error_code(exc)
     if code in _THROTTLED:
         return True  # refused before it was applied: safe to repeat, even a write
     if type(exc).__name__ in _BEFORE_SENDING:
@@ -370,15 +371,8 @@ def _retryable(exc: Exception, *, write: bool) -> bool:
     return code in _SERVER_ERRORS or type(exc).__name__ in _AFTER_SENDING
 
 
-def _error_code(exc: Exception) -> str:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        return str(response.get("Error", {}).get("Code", ""))
-    return ""
-
-
 def _store_error(operation: str, exc: Exception) -> StoreError:
-    code = _error_code(exc) or type(exc).__name__
+    code = error_code(exc)
     throttled = code in _THROTTLED
     return StoreError(
         f"DynamoDB {operation} failed: {code}",

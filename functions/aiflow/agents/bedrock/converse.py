@@ -18,6 +18,7 @@ from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ...awsclients import error_code
 from ...redact import log_failure
 from ..errors import AgentError
 from ..sentences import SentenceSplitter, split_sentences
@@ -277,7 +278,7 @@ def _agent_error(exc: Exception) -> AgentError | None:
     from botocore.exceptions import BotoCoreError, ClientError
 
     if isinstance(exc, ClientError):
-        code = str(exc.response.get("Error", {}).get("Code", "")) or type(exc).__name__
+        code = error_code(exc)
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
         # Errors inside a ConverseStream arrive with lower-case codes ("throttlingException").
         retryable = code[:1].upper() + code[1:] in _RETRYABLE or status >= 500 or status == 429

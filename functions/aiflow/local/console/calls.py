@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...awsclients import error_code
 from ...report import TurnReport
 from ...store.base import CallStore, StoreError
 from ...store.dynamodb import DynamoDBStore, item_doc
@@ -169,7 +170,7 @@ def _dynamodb_item(store: DynamoDBStore, session_id: str, now: float) -> dict[st
             ConsistentRead=True,
         )
     except Exception as exc:  # botocore's errors, a refused connection: say which, no trace
-        code = getattr(exc, "response", {}).get("Error", {}).get("Code") or type(exc).__name__
+        code = error_code(exc)
         raise StoreError(f"DynamoDB GetItem failed: {code}") from None
     item = found.get("Item")
     if not item or not ("doc" in item or "docz" in item):
