@@ -2,7 +2,7 @@
 does on a cold start, timed in fresh interpreters (bench/README.md, "What each saved
 millisecond came from"; the end-to-end effect of each commit is ``bench/compare.py``'s).
 
-    python bench/items.py [--runs N]
+    python bench/items.py [--runs N] [--only TEXT]
 
 Each item is a setup (already paid on a cold start, not timed) and the work timed: the CPU
 of ``work`` after ``setup``, median of N fresh interpreters (default 15), with the webhook
@@ -95,6 +95,14 @@ ITEMS: list[tuple[str, ...]] = [
         VALUE_CLASSES.format(options="frozen=True, eq=False, repr=False", base="FrozenValue"),
     ),
     (
+        "the first AWS client without botocore's listing of every service (aiflow.awsclients)",
+        BOTO + "\nimport botocore.loaders, aiflow.awsclients as a"
+        "\nbotocore.session.get_session().get_component('data_loader')"
+        "\na.named_service_loader()",
+        "botocore.session.get_session().create_client('dynamodb')",
+        "a.session().create_client('dynamodb')",
+    ),
+    (
         "memory store, WAV helpers and difflib imported on first use",
         PYDANTIC,
         "import aiflow.store.memory, aiflow.protocol.wav, difflib",
@@ -142,11 +150,14 @@ def _fresh_config(env: dict[str, str]) -> dict[str, str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=15, help="fresh interpreters per item")
+    parser.add_argument("--only", metavar="TEXT", help="the items whose label contains TEXT")
     args = parser.parse_args()
     env = child_env({"PYTHONPATH": str(ROOT / "functions")})
     env.pop("_HANDLER", None)  # the collector runs as usual: each item alone
     rows = []
     for label, setup, work, *instead in ITEMS:
+        if args.only and args.only not in label:
+            continue
         saved = measure(setup, work, env, args.runs)
         if instead:  # what a cold start does now in its place
             saved -= measure(setup, instead[0], env, args.runs)

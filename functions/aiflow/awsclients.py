@@ -9,6 +9,11 @@ boto3, tests, tools) they come from boto3's default session, exactly as
 Manager, Lambda) share one session and its loader, so service models and endpoint data are
 read once; credentials, region and ``AWS_ENDPOINT_URL`` are resolved as boto3 resolves them.
 
+aiflow's session reads service models with :func:`named_service_loader`: botocore's loader
+checks that a service name is known by listing every service directory of its data path
+(about 440, twice per cold start: ~15 ms of CPU), where looking at the one directory asked
+for gives the same answer.
+
 Lambda SnapStart (:mod:`aiflow.lambda_.snapstart`) restores a snapshot into many execution
 environments: :func:`close_connections` drops the connection pools of the clients made here
 before the snapshot, so that no restored environment reuses another one's TCP connection.
@@ -16,13 +21,16 @@ before the snapshot, so that no restored environment reuses another one's TCP co
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import weakref
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, overload
 
 if TYPE_CHECKING:
     from botocore.config import Config
+    from botocore.loaders import Loader
     from botocore.session import Session
 
 _lock = threading.Lock()
@@ -37,8 +45,76 @@ def session() -> Session:
         if _session is None:
             from botocore.session import get_session
 
-            _session = get_session()
+            made = get_session()
+            data_path = made.get_config_variable("data_path")  # AWS_DATA_PATH, as botocore
+            made.register_component("data_loader", named_service_loader(data_path))
+            _session = made
         return _session
+
+
+def named_service_loader(search_path: str | None = None) -> Loader:
+    """botocore's data loader for ``search_path`` (``AWS_DATA_PATH``, as
+    ``botocore.loaders.create_loader`` reads it), answering "is this a known service?" from
+    the one service's directory instead of a listing of all of them."""
+    from botocore.loaders import Loader
+
+    class NamedServiceLoader(Loader):
+        """A ``Loader`` whose ``list_available_services`` is a :class:`ServiceNames`."""
+
+        # botocore's callers test membership, iterate or join: a sequence, not a list.
+        def list_available_services(self, type_name: str) -> Sequence[str]:  # type: ignore[override]
+            return ServiceNames(self, type_name)
+
+    paths = None
+    if search_path is not None:
+        paths = [os.path.expanduser(os.path.expandvars(p)) for p in search_path.split(os.pathsep)]
+    return NamedServiceLoader(extra_search_paths=paths)
+
+
+class ServiceNames(Sequence[str]):
+    """The services with models of ``type_name``, as botocore's sorted list: membership is
+    checked in the named service's directory; listing them all (for an error message or
+    ``get_available_services``) scans the data path as botocore does, once."""
+
+    def __init__(self, loader: Loader, type_name: str) -> None:
+        self._loader = loader
+        self._type_name = type_name
+        self._all: list[str] | None = None
+
+    def __contains__(self, name: object) -> bool:
+        from botocore.exceptions import DataNotFoundError
+
+        if not isinstance(name, str) or not name or os.sep in name or name.startswith("."):
+            return False
+        try:  # cached by the loader: determine_latest_version asks the same next
+            return bool(self._loader.list_api_versions(name, self._type_name))
+        except DataNotFoundError:
+            return False
+
+    def _names(self) -> list[str]:
+        if self._all is None:
+            from botocore.loaders import Loader
+
+            self._all = list(Loader.list_available_services(self._loader, self._type_name))
+        return self._all
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        return self._names()[index]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def __eq__(self, other: object) -> bool:
+        return list(self) == other if isinstance(other, list) else NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # like the list it stands for
 
 
 def client(service: str, *, config: Config | None = None, endpoint_url: str | None = None) -> Any:

@@ -49,7 +49,8 @@ __all__ = ["Call", "CallStatus", "Outbound", "Role", "Turn"]
 class Outbound(BaseModel):
     """What the code that placed an outbound call attached to it (``aiflow.outbound.dial``)."""
 
-    model_config = ConfigDict(extra="allow")
+    # defer_build: only outbound calls need its validator, so an inbound cold start skips it.
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     flow_id: str | None = None
     to: str | None = None
