@@ -95,10 +95,11 @@ ITEMS: list[tuple[str, ...]] = [
         VALUE_CLASSES.format(options="frozen=True, eq=False, repr=False", base="FrozenValue"),
     ),
     (
-        "the first AWS client without botocore's listing of every service (aiflow.awsclients)",
+        "the first AWS client: no listing of every service, models decoded to plain dicts"
+        " (aiflow.awsclients.data_loader)",
         BOTO + "\nimport botocore.loaders, aiflow.awsclients as a"
         "\nbotocore.session.get_session().get_component('data_loader')"
-        "\na.named_service_loader()",
+        "\na.data_loader()",
         "botocore.session.get_session().create_client('dynamodb')",
         "a.session().create_client('dynamodb')",
     ),

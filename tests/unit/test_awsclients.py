@@ -83,7 +83,7 @@ def test_the_full_list_is_botocores_when_asked_for(fresh_session: None) -> None:
 
 
 def test_membership_is_decided_by_the_named_directory() -> None:
-    names = awsclients.named_service_loader().list_available_services("service-2")
+    names = awsclients.data_loader().list_available_services("service-2")
 
     assert "dynamodb" in names
     assert "secretsmanager" in names
@@ -93,7 +93,7 @@ def test_membership_is_decided_by_the_named_directory() -> None:
     assert ".." not in names
     assert 42 not in names
     # a service without models of this type is not one of them
-    assert "dynamodb" not in awsclients.named_service_loader().list_available_services("nope-1")
+    assert "dynamodb" not in awsclients.data_loader().list_available_services("nope-1")
 
 
 def test_aws_data_path_is_searched_as_botocore_searches_it(
@@ -110,3 +110,41 @@ def test_aws_data_path_is_searched_as_botocore_searches_it(
     assert "aiflow-test" in loader.list_available_services("service-2")
     assert loader.load_service_model("aiflow-test", "service-2") == model
     assert "dynamodb" in loader.list_available_services("service-2")  # the builtin data too
+
+
+# What aiflow's functions read: the endpoint and retry data, and the models of the services
+# they call (DynamoDB, Secrets Manager, Lambda, API Gateway's management API, Bedrock).
+DATA = ("endpoints", "partitions", "sdk-default-configuration", "_retry")
+SERVICES = ("dynamodb", "secretsmanager", "lambda", "apigatewaymanagementapi", "bedrock-runtime")
+
+
+@pytest.mark.parametrize("name", DATA)
+def test_data_decodes_to_what_botocore_decodes_in_the_same_order(name: str) -> None:
+    ours = awsclients.data_loader().load_data(name)
+    theirs = botocore.loaders.create_loader().load_data(name)
+
+    assert json.dumps(ours) == json.dumps(theirs)  # same keys, values and order
+    assert type(ours) is dict
+
+
+@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("type_name", ["service-2", "endpoint-rule-set-1"])
+def test_models_decode_to_what_botocore_decodes_in_the_same_order(
+    service: str, type_name: str
+) -> None:
+    ours = awsclients.data_loader().load_service_model(service, type_name)
+    theirs = botocore.loaders.create_loader().load_service_model(service, type_name)
+
+    assert json.dumps(ours) == json.dumps(theirs)
+
+
+def test_a_data_file_in_another_format_is_left_to_botocore(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[str] = []
+    monkeypatch.setattr(
+        botocore.loaders.JSONFileLoader, "load_file", lambda self, path: asked.append(path)
+    )
+
+    assert awsclients.data_loader().file_loader.load_file(str(tmp_path / "nothing")) is None
+    assert asked == [str(tmp_path / "nothing")]
