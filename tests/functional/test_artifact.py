@@ -192,6 +192,27 @@ def test_the_trimmed_paths_are_gone_and_the_rest_stays(lambda_build: tuple[Path,
         assert found, kept
 
 
+def test_each_distribution_keeps_the_metadata_importlib_reads_without_its_description(
+    lambda_build: tuple[Path, str],
+) -> None:
+    import importlib.metadata
+
+    artifact, _ = lambda_build
+    shipped = {
+        d.metadata["Name"]: d for d in importlib.metadata.distributions(path=[str(artifact)])
+    }
+    assert {"pydantic", "pydantic_core", "aws_lambda_powertools", "tzdata"} <= {
+        name.replace("-", "_") for name in shipped
+    }
+    for name, dist in shipped.items():
+        assert dist.version and dist.metadata["Metadata-Version"], name
+        assert dist.metadata.get_payload() == "", f"{name}: description left in METADATA"
+    pydantic = shipped["pydantic"]
+    assert pydantic.version == pydantic.metadata["Version"]
+    assert any(r.startswith("pydantic-core==") for r in pydantic.requires or [])
+    assert pydantic.metadata["Summary"] == "Data validation using Python type hints"
+
+
 def test_every_shipped_module_keeps_its_bytecode(lambda_build: tuple[Path, str]) -> None:
     artifact, output = lambda_build
     if "compiling bytecode with" not in output:
