@@ -137,13 +137,22 @@ class ServiceNames(Sequence[str]):
     __hash__ = None  # type: ignore[assignment]  # like the list it stands for
 
 
-def client(service: str, *, config: Config | None = None, endpoint_url: str | None = None) -> Any:
+def client(
+    service: str,
+    *,
+    config: Config | None = None,
+    endpoint_url: str | None = None,
+    region_name: str | None = None,
+) -> Any:
     """A low-level client of ``service``, as ``boto3.client(service, ...)`` would make it."""
+    options: dict[str, Any] = {"config": config, "endpoint_url": endpoint_url}
+    if region_name is not None:  # else the region boto3 would resolve (AWS_REGION, config)
+        options["region_name"] = region_name
     boto3 = sys.modules.get("boto3")
     if boto3 is not None:  # loaded anyway: share its default session
-        made = boto3.client(service, config=config, endpoint_url=endpoint_url)
+        made = boto3.client(service, **options)
     else:
-        made = session().create_client(service, config=config, endpoint_url=endpoint_url)
+        made = session().create_client(service, **options)
     _clients.add(made)
     return made
 

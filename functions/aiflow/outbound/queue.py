@@ -105,15 +105,17 @@ def enqueue_dial(
 
 def sqs_client() -> SQSClient:
     """An SQS client with short timeouts and botocore's standard retries (3 attempts)."""
-    import boto3
     from botocore.config import Config
+
+    from .. import awsclients
 
     config = Config(
         connect_timeout=CONNECT_TIMEOUT_S,
         read_timeout=READ_TIMEOUT_S,
         retries={"total_max_attempts": 3, "mode": "standard"},
     )
-    return boto3.client("sqs", config=config)
+    made: SQSClient = awsclients.client("sqs", config=config)
+    return made
 
 
 def _reason(error: Any) -> str:

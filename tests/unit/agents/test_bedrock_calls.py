@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+import os
 import socket
 import subprocess
 import sys
@@ -463,6 +464,27 @@ def test_importing_the_agent_does_not_import_boto3() -> None:
         "sys.exit(1 if 'boto3' in sys.modules and not before else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_the_agents_client_in_a_lambda_process_comes_from_aiflows_session() -> None:
+    # A cold Lambda process has no boto3 loaded: the first model turn must not import it
+    # (~14 ms) nor build a second botocore session (~25 ms for its first client).
+    code = (
+        "import sys\n"
+        "from aiflow import awsclients\n"
+        "from aiflow.agents.bedrock import BedrockAgent\n"
+        f"agent = BedrockAgent({{'model_id': {MODEL!r}, 'system_prompt': 'x',"
+        " 'region': 'eu-west-1'})\n"
+        "client = agent.client\n"
+        "assert 'boto3' not in sys.modules, 'boto3 imported'\n"
+        "assert client.meta.region_name == 'eu-west-1', client.meta.region_name\n"
+        "assert awsclients.session().get_component('data_loader') is client._loader\n"
+    )
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr[-800:]
 
 
 def test_respond_async_answers_from_a_worker_thread() -> None:

@@ -72,12 +72,14 @@ class Converse:
 
     @property
     def client(self) -> BedrockRuntimeClient:
-        """The ``bedrock-runtime`` client (created on first use: boto3 is imported lazily)."""
+        """The ``bedrock-runtime`` client (created on first use, from :mod:`aiflow.awsclients`:
+        the first model turn of a cold start imports neither boto3 nor a second session)."""
         if self._client is None:
-            import boto3
             from botocore.config import Config
 
-            self._client = boto3.client(
+            from ... import awsclients
+
+            self._client = awsclients.client(
                 "bedrock-runtime",
                 region_name=self.config.region,
                 endpoint_url=self.config.endpoint_url,
