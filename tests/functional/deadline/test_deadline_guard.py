@@ -6,13 +6,11 @@ from __future__ import annotations
 import json
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from botocore.stub import ANY, Stubber
-from moto import mock_aws
 
 from aiflow import Assistant, Call, TurnPolicy, UserSpeakEvent, hangup
 from aiflow.deadline import ThreadDeferrer
@@ -22,7 +20,6 @@ from aiflow.store.dynamodb import DynamoDBStore
 from aiflow.turns import TurnEngine, TurnLimits
 from aiflow.webhook import Webhook
 
-TEMPLATE = Path(__file__).parents[3] / "template.yaml"
 SESSION = {"id": "5d0c6b52-0000-4000-8000-00000000beef", "from_phone_number": "+4917612345678"}
 TOKEN = "local-dev-token-0123"
 
@@ -59,19 +56,8 @@ def make_assistant(model: SlowModel, policy: TurnPolicy | None = None) -> Assist
 
 
 @pytest.fixture
-def dynamodb(monkeypatch: pytest.MonkeyPatch) -> Any:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "eu-central-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    from aiflow.local.template import create_tables
-
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="eu-central-1")
-        tables = create_tables(client, TEMPLATE)
-        yield DynamoDBStore(tables["CallsTable"], client=client)
+def dynamodb(moto_calls_store: DynamoDBStore) -> DynamoDBStore:
+    return moto_calls_store
 
 
 def webhook_of(

@@ -9,36 +9,21 @@ The race is forced, not hoped for: both events load the same version before eith
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from aiflow import Assistant, Call, DtmfReceivedEvent, UserSpeakEvent, parse_event
-from aiflow.local.template import create_tables
 from aiflow.report import TurnReport
 from aiflow.store.dynamodb import DynamoDBStore
 from aiflow.turns import TurnEngine
 
-TEMPLATE = Path(__file__).parents[3] / "template.yaml"
 SESSION = {"id": "9a1b2c3d-0000-4000-8000-00000000c0de", "phone_number": "+4921198765400"}
 
 
 @pytest.fixture
-def store(monkeypatch: pytest.MonkeyPatch) -> Iterator[DynamoDBStore]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "eu-central-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="eu-central-1")
-        tables = create_tables(client, TEMPLATE)
-        yield DynamoDBStore(tables["CallsTable"], client=client)
+def store(moto_calls_store: DynamoDBStore) -> DynamoDBStore:
+    return moto_calls_store
 
 
 def event(kind: str, **fields: Any) -> Any:
