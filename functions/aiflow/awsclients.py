@@ -69,9 +69,18 @@ def data_loader(search_path: str | None = None) -> Loader:
     class NamedServiceLoader(Loader):
         """A ``Loader`` whose ``list_available_services`` is a :class:`ServiceNames`."""
 
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            # One per model type, as botocore caches its list: a full scan happens once at
+            # most. (Not botocore's instance_cache: its key is the method's name, which
+            # ServiceNames' call of botocore's own scan would then find.)
+            self._service_names: dict[str, ServiceNames] = {}
+
         # botocore's callers test membership, iterate or join: a sequence, not a list.
         def list_available_services(self, type_name: str) -> Sequence[str]:  # type: ignore[override]
-            return ServiceNames(self, type_name)
+            if type_name not in self._service_names:
+                self._service_names[type_name] = ServiceNames(self, type_name)
+            return self._service_names[type_name]
 
     class PlainJSONFileLoader(JSONFileLoader):
         """botocore's JSON file loader without ``object_pairs_hook=OrderedDict``, which

@@ -149,3 +149,12 @@ def test_a_data_file_in_another_format_is_left_to_botocore(
 
     assert awsclients.data_loader().file_loader.load_file(str(tmp_path / "nothing")) is None
     assert asked == [str(tmp_path / "nothing")]
+
+
+def test_the_full_list_is_scanned_once_per_model_type(full_scans: list[str]) -> None:
+    loader = awsclients.data_loader()
+    first = list(loader.list_available_services("service-2"))
+    again = list(loader.list_available_services("service-2"))
+
+    assert first == again
+    assert full_scans == ["service-2"]
